@@ -1,0 +1,45 @@
+// HTML extraction with gumbo: title, visible text, links, robots meta.
+//
+// Pure and thread-safe: runs on the parse workers, never on the loop thread.
+// The walk over the DOM is iterative (an explicit stack), so deeply nested
+// documents cannot overflow the thread's stack.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "parser/url.h"
+
+namespace webcrawl::parser {
+
+struct Link {
+  std::string url;          // absolute, normalized, no fragment (Url::href())
+  std::string anchor_text;  // visible text inside the element, whitespace collapsed
+  bool nofollow = false;    // rel="nofollow" on the element
+};
+
+struct ExtractedPage {
+  std::string title;      // <title> text, whitespace collapsed
+  std::string text;       // visible text: no script, style, template, noscript;
+                          // block elements separate words; whitespace collapsed
+  std::vector<Link> links;  // <a href> and <area href> resolving to http(s); one
+                            // entry per distinct url, first occurrence wins
+  bool noindex = false;   // <meta name="robots" content="noindex"> (or "none")
+  bool nofollow = false;  // <meta name="robots" content="nofollow"> (or "none")
+  bool links_truncated = false;  // more than ExtractOptions::max_links were found
+};
+
+struct ExtractOptions {
+  std::size_t max_links = 10000;       // per page; the rest are dropped
+  std::size_t max_text_bytes = 1 << 20;  // text beyond this is cut at a UTF-8 boundary
+};
+
+// `page_url` is the URL the body came from (after redirects); links resolve
+// against it, or against the first <base href> when that is a valid URL.
+// `html` must be UTF-8; invalid bytes are tolerated.
+ExtractedPage extract_page(const Url& page_url, std::string_view html,
+                           const ExtractOptions& options = {});
+
+}  // namespace webcrawl::parser

@@ -1,0 +1,161 @@
+// The crawl database: schema, the writes a crawl makes, and the reads users run.
+//
+// Layout (PRAGMA user_version = kSchemaVersion, PRAGMA application_id =
+// kApplicationId): integer-keyed tables `hosts`, `urls` (every known URL: the
+// frontier and the link targets), `documents` (one row per fetched or finally
+// failed URL), `edges` (the link graph); user-facing views `pages` and `links`
+// with the columns documented in README.md; FTS5 table `pages_fts`
+// (title, text) whose rowid is the url id.
+//
+// A Store is one SQLite connection: use it from one thread at a time. A crawl
+// has exactly one writable Store, owned by the writer thread; readers open
+// their own read-only Store (WAL lets them read while the crawl writes).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+
+struct sqlite3;
+
+namespace webcrawl::storage {
+
+inline constexpr int kSchemaVersion = 1;
+inline constexpr int32_t kApplicationId = 0x57435257;  // "WCRW"
+
+// A URL the crawler should fetch, as the frontier holds it.
+struct QueuedUrl {
+  int64_t id = 0;
+  std::string url;     // normalized href
+  std::string origin;  // scheme://host[:port], the politeness key
+  int depth = 0;
+  int redirects = 0;   // redirect hops that led here (0 for links and seeds)
+};
+
+// A URL seen in a link, a redirect or the seed list.
+struct DiscoveredUrl {
+  std::string url;
+  std::string origin;
+  int depth = 0;
+  int redirects = 0;
+  // True: queue it if it is new. False: store it as known but not to be
+  // fetched, with `skip_reason` (for example "out of scope", "max depth",
+  // "too many redirects"; empty means merely discovered).
+  bool follow = false;
+  std::string skip_reason;
+};
+
+struct OutLink {
+  DiscoveredUrl target;
+  std::string anchor_text;
+  bool nofollow = false;
+};
+
+// The end of one URL's life in this crawl: fetched, failed, or skipped.
+struct PageResult {
+  int64_t url_id = 0;
+  std::string final_url;              // the URL the response came from
+  std::optional<int> status;          // no value when no HTTP response came
+  std::string content_type;           // media type, lowercase, no parameters
+  std::string title;
+  std::string text;
+  bool index = false;                 // add title/text to pages_fts (HTML, not noindex)
+  double fetched_at = 0;              // unix seconds
+  std::string error;                  // empty: none
+  bool skipped = false;               // never requested (robots, ...); `error` says why
+  int64_t bytes = 0;                  // body bytes received (before decoding)
+  bool truncated = false;             // body cut at --max-body
+  std::optional<DiscoveredUrl> redirect;  // Location of a 3xx, resolved
+  std::vector<OutLink> links;         // distinct targets found in the page
+};
+
+// One value of a query row, keeping SQLite's type for JSON and CSV output.
+struct Value {
+  enum class Type { kNull, kInteger, kReal, kText, kBlob };
+  Type type = Type::kNull;
+  int64_t integer = 0;
+  double real = 0;
+  std::string text;  // text or blob bytes
+  std::string to_string() const;  // "" for NULL; blobs as x'hex'
+};
+
+struct CrawlStats {
+  int64_t urls_known = 0;
+  int64_t queued = 0;
+  int64_t fetched = 0;    // documents with an HTTP status
+  int64_t failed = 0;     // documents with an error and no status
+  int64_t skipped = 0;
+  int64_t bytes = 0;
+  double first_fetch = 0, last_fetch = 0;
+  int64_t links = 0;
+  std::map<std::string, int64_t> by_status;        // "200", "404", ...
+  std::map<std::string, int64_t> by_content_type;
+  std::map<std::string, int64_t> errors;           // error text -> count
+  std::vector<std::pair<std::string, int64_t>> top_hosts;  // most pages first
+};
+
+struct SearchHit {
+  std::string url;
+  std::string title;
+  std::string snippet;  // with [ ] around matched terms
+  double rank = 0;      // bm25, lower is better
+};
+
+enum class OpenMode {
+  kCrawl,     // create if absent, resume if ours; refuse anything else untouched
+  kReadOnly,  // must exist and be ours; opened with SQLITE_OPEN_READONLY
+};
+
+class Store {
+ public:
+  // Fails with kNotOurs for a file that exists and is not a webcrawl database
+  // (not SQLite, or SQLite without our application_id): such a file is never
+  // modified. A zero-length file counts as new. kStorage for other failures.
+  static Result<std::unique_ptr<Store>> open(const std::string& path, OpenMode mode);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // ---- crawl writes (writer thread) ----
+
+  // Inserts seeds as depth-0 URLs and returns those that now need fetching: new
+  // ones, and known ones that were only discovered or skipped. Done URLs stay done.
+  Result<std::vector<QueuedUrl>> add_seeds(const std::vector<DiscoveredUrl>& seeds);
+  // Applies results in one transaction: document rows, FTS rows, URL states,
+  // new URLs, link edges, redirect chains (ancestors' final_url updated; a
+  // redirect back into its own chain is recorded as error "redirect loop").
+  // Returns the URLs newly queued by these results.
+  Result<std::vector<QueuedUrl>> commit(const std::vector<PageResult>& results);
+  // Every URL still queued, in id order (used to resume a crawl).
+  Result<std::vector<QueuedUrl>> queued_urls();
+  // Number of documents stored (fetched, failed or skipped).
+  Result<int64_t> document_count();
+  // Free-form crawl metadata (options, start time).
+  Result<void> set_meta(std::string_view key, std::string_view value);
+  Result<std::optional<std::string>> get_meta(std::string_view key);
+
+  // ---- reads (any Store) ----
+
+  Result<CrawlStats> stats(std::size_t top_hosts = 10);
+  Result<std::vector<SearchHit>> search(std::string_view fts_query, std::size_t limit = 20);
+  // Runs one SQL statement; on a kReadOnly store writes fail. `on_columns` is
+  // called once before the rows; `on_row` per row, streaming.
+  Result<void> query(std::string_view sql,
+                     const std::function<void(const std::vector<std::string>&)>& on_columns,
+                     const std::function<void(const std::vector<Value>&)>& on_row);
+
+ private:
+  struct Statements;
+  explicit Store(sqlite3* db);
+  sqlite3* db_;
+  std::unique_ptr<Statements> stmts_;
+};
+
+}  // namespace webcrawl::storage
