@@ -6,6 +6,19 @@
 // hosts in dotted decimal, IPv6 hosts compressed and bracketed, default port
 // dropped, dot segments removed, percent-encoding applied per the standard's
 // encode sets, fragment removed.
+//
+// Beyond the standard, on purpose:
+// - Userinfo ("http://user:pass@host/") is parsed and dropped: a crawler never
+//   sends credentials it found in a link. "http://@/" is still an error.
+// - Only http and https come back; every other scheme is an error.
+// - Non-ASCII labels go through libidn2, which also applies UTS #46's hyphen
+//   and DNS length checks (the standard turns those off); a non-transitional
+//   IDN2_DISALLOWED is retried transitionally, as curl does.
+//   Pure-ASCII labels not starting with "xn--" are only lowercased.
+// - Input that is not valid UTF-8 is percent-encoded as if each malformed
+//   sequence were U+FFFD, the way a browser decodes a document.
+// Otherwise the result is WHATWG-exact; in particular existing percent-escapes
+// are kept as written ("%7e" stays lowercase, "%41" stays encoded).
 #pragma once
 
 #include <cstdint>
@@ -48,7 +61,10 @@ struct Url {
 Result<Url> parse_url(std::string_view input);
 
 // Resolves `input` against `base` as a browser resolves an href: relative
-// references, scheme-relative "//host/x", query-only "?q", dot segments.
+// references, scheme-relative "//host/x", query-only "?q", dot segments; ""
+// and "#x" give back `base`. An absolute `input` ignores `base`, except that
+// "http:x" against an http base is relative, as the standard says. `base`
+// must be an http(s) URL as this parser produces; otherwise kInvalidArgument.
 Result<Url> resolve_url(const Url& base, std::string_view input);
 
 }  // namespace webcrawl::parser
