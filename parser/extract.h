@@ -16,7 +16,8 @@ namespace webcrawl::parser {
 
 struct Link {
   std::string url;          // absolute, normalized, no fragment (Url::href())
-  std::string anchor_text;  // visible text inside the element, whitespace collapsed
+  std::string anchor_text;  // visible text inside the element (for <area>, its alt),
+                            // whitespace collapsed
   bool nofollow = false;    // rel="nofollow" on the element
 };
 
@@ -25,15 +26,18 @@ struct ExtractedPage {
   std::string text;       // visible text: no script, style, template, noscript;
                           // block elements separate words; whitespace collapsed
   std::vector<Link> links;  // <a href> and <area href> resolving to http(s); one
-                            // entry per distinct url, first occurrence wins
+                            // entry per distinct url, first occurrence wins;
+                            // links inside <noscript> count (we run no scripts)
   bool noindex = false;   // <meta name="robots" content="noindex"> (or "none")
   bool nofollow = false;  // <meta name="robots" content="nofollow"> (or "none")
   bool links_truncated = false;  // more than ExtractOptions::max_links were found
 };
 
 struct ExtractOptions {
-  std::size_t max_links = 10000;       // per page; the rest are dropped
-  std::size_t max_text_bytes = 1 << 20;  // text beyond this is cut at a UTF-8 boundary
+  std::size_t max_links = 10000;             // per page; the rest are dropped
+  std::size_t max_text_bytes = 1 << 20;      // text beyond this is cut at a UTF-8 boundary
+  std::size_t max_title_bytes = 1024;        // the same for the title
+  std::size_t max_anchor_text_bytes = 1024;  // and for each link's anchor text
 };
 
 // `page_url` is the URL the body came from (after redirects); links resolve

@@ -1,0 +1,506 @@
+// HTML extraction over gumbo's tree; the contract is in extract.h.
+#include "parser/extract.h"
+
+#include <gumbo.h>
+
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <functional>
+#include <initializer_list>
+#include <limits>
+#include <optional>
+#include <unordered_set>
+#include <utility>
+
+namespace webcrawl::parser {
+namespace {
+
+// What the walk does with an element's contents, by tag.
+enum class Role : uint8_t {
+  kInline,  // text flows through
+  kBlock,   // starts and ends a word: "<p>a</p><p>b</p>" is "a b"
+  kHidden,  // not visible text, but may hold links and metadata: head, noscript
+  kSkip,    // never descended: scripts, styles, raw text, <title>
+};
+
+constexpr std::array<Role, GUMBO_TAG_LAST + 1> make_roles() {
+  std::array<Role, GUMBO_TAG_LAST + 1> roles{};
+  for (GumboTag tag : {
+           GUMBO_TAG_HTML, GUMBO_TAG_BODY, GUMBO_TAG_MAIN, GUMBO_TAG_ARTICLE, GUMBO_TAG_SECTION,
+           GUMBO_TAG_NAV, GUMBO_TAG_ASIDE, GUMBO_TAG_HEADER, GUMBO_TAG_FOOTER, GUMBO_TAG_ADDRESS,
+           GUMBO_TAG_DIV, GUMBO_TAG_CENTER, GUMBO_TAG_P, GUMBO_TAG_BR, GUMBO_TAG_HR,
+           GUMBO_TAG_PRE, GUMBO_TAG_LISTING, GUMBO_TAG_XMP, GUMBO_TAG_PLAINTEXT,
+           GUMBO_TAG_BLOCKQUOTE, GUMBO_TAG_FIGURE, GUMBO_TAG_FIGCAPTION, GUMBO_TAG_HGROUP,
+           GUMBO_TAG_H1, GUMBO_TAG_H2, GUMBO_TAG_H3, GUMBO_TAG_H4, GUMBO_TAG_H5, GUMBO_TAG_H6,
+           GUMBO_TAG_UL, GUMBO_TAG_OL, GUMBO_TAG_LI, GUMBO_TAG_MENU, GUMBO_TAG_DIR,
+           GUMBO_TAG_DL, GUMBO_TAG_DT, GUMBO_TAG_DD, GUMBO_TAG_DETAILS, GUMBO_TAG_SUMMARY,
+           GUMBO_TAG_TABLE, GUMBO_TAG_CAPTION, GUMBO_TAG_THEAD, GUMBO_TAG_TBODY, GUMBO_TAG_TFOOT,
+           GUMBO_TAG_TR, GUMBO_TAG_TD, GUMBO_TAG_TH, GUMBO_TAG_FORM, GUMBO_TAG_FIELDSET,
+           GUMBO_TAG_LEGEND, GUMBO_TAG_SELECT, GUMBO_TAG_OPTGROUP, GUMBO_TAG_OPTION,
+           GUMBO_TAG_TEXTAREA, GUMBO_TAG_FRAMESET}) {
+    roles[tag] = Role::kBlock;
+  }
+  roles[GUMBO_TAG_HEAD] = Role::kHidden;
+  roles[GUMBO_TAG_NOSCRIPT] = Role::kHidden;
+  // iframe, noframes and noembed hold raw text (fallback markup as a string).
+  for (GumboTag tag : {GUMBO_TAG_SCRIPT, GUMBO_TAG_STYLE, GUMBO_TAG_TEMPLATE, GUMBO_TAG_TITLE,
+                       GUMBO_TAG_IFRAME, GUMBO_TAG_NOFRAMES, GUMBO_TAG_NOEMBED}) {
+    roles[tag] = Role::kSkip;
+  }
+  return roles;
+}
+
+constexpr std::array<Role, GUMBO_TAG_LAST + 1> kRoles = make_roles();
+
+// Gumbo keeps offsets in 32 bits.
+constexpr std::size_t kMaxHtmlBytes = std::numeric_limits<uint32_t>::max() - 1;
+
+constexpr std::size_t kNoAnchor = std::numeric_limits<std::size_t>::max();
+
+bool is_space(char c) { return c == ' ' || c == '\n' || c == '\t' || c == '\r' || c == '\f'; }
+
+char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + ('a' - 'A')) : c; }
+
+// `lower` must already be lowercase ASCII.
+bool iequals(std::string_view s, std::string_view lower) {
+  if (s.size() != lower.size()) return false;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (ascii_lower(s[i]) != lower[i]) return false;
+  }
+  return true;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
+  while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+// True when `list`, split on any of `separators`, holds `lower` (ASCII case-insensitive).
+bool has_token(std::string_view list, std::string_view lower, std::string_view separators) {
+  std::size_t i = 0;
+  while (i < list.size()) {
+    std::size_t end = list.find_first_of(separators, i);
+    if (end == std::string_view::npos) end = list.size();
+    if (iequals(list.substr(i, end - i), lower)) return true;
+    i = end + 1;
+  }
+  return false;
+}
+
+// True for an href with a scheme other than http(s) ("mailto:", "javascript:"),
+// which can never resolve to a URL we keep; saves a full parse. Anything
+// unusual (say a tab inside the scheme, which the URL parser removes) is left
+// to resolve_url.
+bool has_other_scheme(std::string_view ref) {
+  if (ref.empty() || !((ref[0] >= 'a' && ref[0] <= 'z') || (ref[0] >= 'A' && ref[0] <= 'Z'))) {
+    return false;
+  }
+  for (std::size_t i = 1; i < ref.size(); ++i) {
+    char c = ref[i];
+    if (c == ':') {
+      std::string_view scheme = ref.substr(0, i);
+      return !iequals(scheme, "http") && !iequals(scheme, "https");
+    }
+    bool scheme_char = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                       c == '+' || c == '-' || c == '.';
+    if (!scheme_char) return false;
+  }
+  return false;
+}
+
+std::string_view attribute(const GumboElement& element, const char* name) {
+  const GumboAttribute* attr = gumbo_get_attribute(&element.attributes, name);
+  return attr != nullptr ? std::string_view(attr->value) : std::string_view();
+}
+
+bool has_attribute(const GumboElement& element, const char* name) {
+  return gumbo_get_attribute(&element.attributes, name) != nullptr;
+}
+
+// Appends text to a string with every run of ASCII whitespace collapsed to one
+// space, none leading or trailing, and at most `cap` bytes in all, cut at a
+// UTF-8 character boundary. The string is passed on each call because it may
+// live in a vector that grows between calls; the sink is a small value, so an
+// outer link's sink can be saved while an inner one collects.
+class TextSink {
+ public:
+  explicit TextSink(std::size_t cap) : cap_(cap) {}
+
+  void add(std::string& out, std::string_view text) {
+    std::size_t i = 0;
+    while (i < text.size() && !full_) {
+      if (is_space(text[i])) {
+        pending_space_ = true;
+        ++i;
+        continue;
+      }
+      std::size_t end = i + 1;
+      while (end < text.size() && !is_space(text[end])) ++end;
+      put(out, text.substr(i, end - i));
+      i = end;
+    }
+  }
+
+  // A word boundary: the next word starts after a space.
+  void separate() { pending_space_ = true; }
+
+ private:
+  void put(std::string& out, std::string_view word) {
+    std::size_t space = pending_space_ && !out.empty() ? 1 : 0;
+    pending_space_ = false;
+    std::size_t room = cap_ - out.size();
+    if (space + word.size() <= room) {
+      out.append(space, ' ');
+      out.append(word);
+      return;
+    }
+    full_ = true;
+    if (room <= space) return;
+    // Gumbo hands out valid UTF-8 (bad bytes become U+FFFD), so backing off
+    // continuation bytes lands on a character boundary.
+    std::size_t cut = room - space;
+    while (cut > 0 && (static_cast<unsigned char>(word[cut]) & 0xC0) == 0x80) --cut;
+    if (cut == 0) return;  // no trailing space
+    out.append(space, ' ');
+    out.append(word.substr(0, cut));
+  }
+
+  std::size_t cap_;
+  bool pending_space_ = false;
+  bool full_ = false;
+};
+
+// Hashes and compares link indexes by their URL, so the dedup set holds no
+// second copy of each URL.
+struct LinkHash {
+  const std::vector<Link>* links;
+  std::size_t operator()(std::size_t i) const noexcept {
+    return std::hash<std::string_view>{}((*links)[i].url);
+  }
+};
+struct LinkEqual {
+  const std::vector<Link>* links;
+  bool operator()(std::size_t a, std::size_t b) const noexcept {
+    return (*links)[a].url == (*links)[b].url;
+  }
+};
+
+// One pass over the tree. Links resolve against `base`; when a <base href>
+// turns up after links were already resolved without it (a <base> in the
+// body), the walk stops and reports the base so the caller can walk again.
+class Extractor {
+ public:
+  Extractor(const Url& page_url, const ExtractOptions& options, std::optional<Url> base)
+      : page_url_(page_url),
+        options_(options),
+        base_(std::move(base)),
+        base_known_(base_.has_value()),
+        text_(options.max_text_bytes),
+        title_text_(options.max_title_bytes),
+        anchor_text_(options.max_anchor_text_bytes),
+        seen_(16, LinkHash{&page_.links}, LinkEqual{&page_.links}) {}
+  // seen_ points into page_.
+  Extractor(const Extractor&) = delete;
+  Extractor& operator=(const Extractor&) = delete;
+
+  // Returns false when the walk must be redone with late_base().
+  bool walk(const GumboNode* document, std::size_t html_bytes);
+  const std::optional<Url>& late_base() const { return base_; }
+  ExtractedPage take();
+
+ private:
+  struct Frame {
+    const GumboVector* children;
+    unsigned next;
+    Role role;
+    bool anchor;               // this element set anchor_
+    std::size_t outer_anchor;  // anchor_ and anchor_text_ to restore when it ends
+    TextSink outer_anchor_text;
+  };
+
+  void visit(const GumboNode* node);
+  void visit_element(const GumboElement& element);
+  void leave(const Frame& frame);
+  void add_text(std::string_view text);
+  void separate();
+  void take_title(const GumboElement& title);
+  void take_base(const GumboElement& base);
+  void take_robots(const GumboElement& meta);
+  std::size_t take_link(const GumboElement& element);
+
+  const Url& page_url_;
+  const ExtractOptions& options_;
+  std::optional<Url> base_;
+  bool base_known_;
+  bool saw_link_ = false;  // an <a href> or <area href> was met
+  bool restart_ = false;
+  bool title_seen_ = false;
+  unsigned hidden_ = 0;  // open kHidden elements
+  std::size_t anchor_ = kNoAnchor;  // index of the link collecting anchor text
+  ExtractedPage page_;
+  TextSink text_;
+  TextSink title_text_;
+  TextSink anchor_text_;
+  std::unordered_set<std::size_t, LinkHash, LinkEqual> seen_;
+  std::vector<Frame> stack_;
+};
+
+bool Extractor::walk(const GumboNode* document, std::size_t html_bytes) {
+  page_.text.reserve(std::min(options_.max_text_bytes, html_bytes / 4 + 64));
+  stack_.reserve(64);
+  visit(document);
+  while (!stack_.empty() && !restart_) {
+    Frame& top = stack_.back();
+    if (top.next < top.children->length) {
+      visit(static_cast<const GumboNode*>(top.children->data[top.next++]));
+      continue;
+    }
+    leave(top);
+    stack_.pop_back();
+  }
+  return !restart_;
+}
+
+ExtractedPage Extractor::take() { return std::move(page_); }
+
+void Extractor::visit(const GumboNode* node) {
+  switch (node->type) {
+    case GUMBO_NODE_DOCUMENT:
+      stack_.push_back(
+          Frame{&node->v.document.children, 0, Role::kInline, false, anchor_, anchor_text_});
+      return;
+    case GUMBO_NODE_ELEMENT:
+      return visit_element(node->v.element);
+    case GUMBO_NODE_TEXT:
+    case GUMBO_NODE_CDATA:
+      return add_text(node->v.text.text);
+    case GUMBO_NODE_WHITESPACE:
+      return separate();
+    case GUMBO_NODE_COMMENT:
+    case GUMBO_NODE_TEMPLATE:  // inert content, not part of the page
+      return;
+  }
+}
+
+void Extractor::visit_element(const GumboElement& element) {
+  Role role = kRoles[element.tag];
+  if (element.tag_namespace == GUMBO_NAMESPACE_HTML) {
+    switch (element.tag) {
+      case GUMBO_TAG_TITLE:
+        return take_title(element);
+      case GUMBO_TAG_BASE:
+        return take_base(element);
+      case GUMBO_TAG_META:
+        return take_robots(element);
+      default:
+        break;
+    }
+  }
+  Frame frame{&element.children, 0, role, false, anchor_, anchor_text_};
+  if (element.tag == GUMBO_TAG_A || element.tag == GUMBO_TAG_AREA) {
+    if (element.tag_namespace == GUMBO_NAMESPACE_HTML && has_attribute(element, "href")) {
+      frame.anchor = true;
+      anchor_ = take_link(element);
+      if (restart_) return;
+    }
+  }
+  if (role == Role::kSkip) return;
+  if (role == Role::kBlock) separate();
+  if (role == Role::kHidden) ++hidden_;
+  if (element.children.length == 0) return leave(frame);
+  stack_.push_back(frame);
+}
+
+void Extractor::leave(const Frame& frame) {
+  if (frame.role == Role::kBlock) separate();
+  if (frame.role == Role::kHidden) --hidden_;
+  if (frame.anchor) {
+    // The inner link's text is not the outer one's, but it still ends a word.
+    anchor_ = frame.outer_anchor;
+    anchor_text_ = frame.outer_anchor_text;
+    anchor_text_.separate();
+  }
+}
+
+void Extractor::add_text(std::string_view text) {
+  if (hidden_ == 0) text_.add(page_.text, text);
+  if (anchor_ != kNoAnchor) anchor_text_.add(page_.links[anchor_].anchor_text, text);
+}
+
+void Extractor::separate() {
+  text_.separate();
+  anchor_text_.separate();
+}
+
+void Extractor::take_title(const GumboElement& title) {
+  // document.title is the first <title> in tree order.
+  if (title_seen_) return;
+  title_seen_ = true;
+  for (unsigned i = 0; i < title.children.length; ++i) {
+    auto* child = static_cast<const GumboNode*>(title.children.data[i]);
+    if (child->type == GUMBO_NODE_TEXT || child->type == GUMBO_NODE_WHITESPACE) {
+      title_text_.add(page_.title, child->v.text.text);
+    }
+  }
+}
+
+void Extractor::take_base(const GumboElement& base) {
+  // HTML: the first <base> with an href, in tree order, sets the base for the
+  // whole document, including links that come before it.
+  if (base_known_ || !has_attribute(base, "href")) return;
+  base_known_ = true;
+  auto url = resolve_url(page_url_, trim(attribute(base, "href")));
+  if (!url) return;
+  base_ = std::move(*url);
+  if (saw_link_) restart_ = true;
+}
+
+void Extractor::take_robots(const GumboElement& meta) {
+  if (!iequals(attribute(meta, "name"), "robots")) return;
+  // Tokens are comma-separated; spaces also split, since "noindex nofollow"
+  // is a common way to write it.
+  std::string_view content = attribute(meta, "content");
+  constexpr std::string_view kSeparators = ", \t\n\r\f";
+  bool none = has_token(content, "none", kSeparators);
+  if (none || has_token(content, "noindex", kSeparators)) page_.noindex = true;
+  if (none || has_token(content, "nofollow", kSeparators)) page_.nofollow = true;
+}
+
+// Returns the index of the new link, or kNoAnchor when the href is dropped:
+// not http(s), unresolvable, a duplicate, or over max_links.
+std::size_t Extractor::take_link(const GumboElement& element) {
+  saw_link_ = true;
+  if (page_.links_truncated) return kNoAnchor;
+  std::string_view ref = trim(attribute(element, "href"));
+  if (has_other_scheme(ref)) return kNoAnchor;
+  auto url = resolve_url(base_ ? *base_ : page_url_, ref);
+  if (!url) return kNoAnchor;
+  bool nofollow = has_token(attribute(element, "rel"), "nofollow", " \t\n\r\f");
+  std::vector<Link>& links = page_.links;
+  links.push_back(Link{url->href(), {}, nofollow});
+  std::size_t index = links.size() - 1;
+  if (!seen_.insert(index).second) {
+    links.pop_back();
+    return kNoAnchor;
+  }
+  if (links.size() > options_.max_links) {
+    seen_.erase(index);
+    links.pop_back();
+    page_.links_truncated = true;
+    return kNoAnchor;
+  }
+  anchor_text_ = TextSink(options_.max_anchor_text_bytes);
+  if (element.tag == GUMBO_TAG_AREA) {
+    anchor_text_.add(links[index].anchor_text, attribute(element, "alt"));
+    return kNoAnchor;  // <area> is void; nothing inside it is text
+  }
+  return index;
+}
+
+// Gumbo makes one malloc per node, attribute and string (about 5,000 for a
+// 20 KB page) and frees almost nothing before the tree is destroyed (bytes
+// requested come within a few percent of peak live bytes), so a bump arena
+// released in one go costs hardly any memory and saves the allocator's time
+// on both ends: about 12% of the whole parse.
+class Arena {
+ public:
+  explicit Arena(std::size_t first_chunk) : next_chunk_(first_chunk) {}
+  ~Arena() {
+    while (chunks_ != nullptr) {
+      Chunk* prev = chunks_->prev;
+      std::free(chunks_);
+      chunks_ = prev;
+    }
+  }
+  Arena(const Arena&) = delete;
+  Arena& operator=(const Arena&) = delete;
+
+  static void* allocate(void* self, std::size_t size) {
+    return static_cast<Arena*>(self)->bump(size);
+  }
+  static void deallocate(void* /*self*/, void* /*block*/) {}
+
+ private:
+  struct Chunk {
+    Chunk* prev;
+  };
+  static constexpr std::size_t kAlign = alignof(std::max_align_t);
+  static constexpr std::size_t kHeader = (sizeof(Chunk) + kAlign - 1) & ~(kAlign - 1);
+  static constexpr std::size_t kMaxChunk = std::size_t{8} << 20;
+
+  void* bump(std::size_t size) {
+    size = (std::max<std::size_t>(size, 1) + kAlign - 1) & ~(kAlign - 1);
+    if (size > static_cast<std::size_t>(end_ - top_) && !grow(size)) return nullptr;
+    void* block = top_;
+    top_ += size;
+    return block;
+  }
+
+  // Gumbo does not check for failed allocations, as with its default malloc.
+  bool grow(std::size_t size) {
+    std::size_t bytes = kHeader + std::max(size, next_chunk_);
+    next_chunk_ = std::min(next_chunk_ * 2, kMaxChunk);
+    auto* chunk = static_cast<Chunk*>(std::malloc(bytes));
+    if (chunk == nullptr) return false;
+    chunk->prev = chunks_;
+    chunks_ = chunk;
+    top_ = reinterpret_cast<char*>(chunk) + kHeader;
+    end_ = reinterpret_cast<char*>(chunk) + bytes;
+    return true;
+  }
+
+  Chunk* chunks_ = nullptr;
+  char* top_ = nullptr;
+  char* end_ = nullptr;
+  std::size_t next_chunk_;
+};
+
+// A gumbo parse tree in its own arena, destroyed even if extraction throws
+// bad_alloc.
+class Document {
+ public:
+  explicit Document(std::string_view html)
+      : arena_(std::clamp<std::size_t>(html.size() * 4, 16 << 10, 1 << 20)),
+        options_(kGumboDefaultOptions) {
+    options_.allocator = &Arena::allocate;
+    options_.deallocator = &Arena::deallocate;
+    options_.userdata = &arena_;
+    options_.max_errors = 0;  // we never read the errors, and recording them costs
+    output_ = gumbo_parse_with_options(&options_, html.data(), html.size());
+  }
+  // With the arena this frees nothing. Gumbo 0.10.1 recurses here once per
+  // level of nesting and overflows an 8 MB stack near 260,000 levels, so
+  // skipping the call (the arena owns every block) is the fix if that matters.
+  ~Document() {
+    if (output_ != nullptr) gumbo_destroy_output(&options_, output_);
+  }
+  Document(const Document&) = delete;
+  Document& operator=(const Document&) = delete;
+
+  const GumboNode* root() const { return output_ != nullptr ? output_->document : nullptr; }
+
+ private:
+  Arena arena_;
+  GumboOptions options_;
+  GumboOutput* output_ = nullptr;
+};
+
+}  // namespace
+
+ExtractedPage extract_page(const Url& page_url, std::string_view html,
+                           const ExtractOptions& options) {
+  html = html.substr(0, kMaxHtmlBytes);
+  Document document(html);
+  if (document.root() == nullptr) return {};
+  Extractor first(page_url, options, std::nullopt);
+  if (first.walk(document.root(), html.size())) return first.take();
+  Extractor second(page_url, options, first.late_base());
+  (void)second.walk(document.root(), html.size());
+  return second.take();
+}
+
+}  // namespace webcrawl::parser

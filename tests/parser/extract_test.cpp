@@ -1,0 +1,277 @@
+#include "parser/extract.h"
+
+#include <catch2/catch.hpp>
+
+#include <random>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+using webcrawl::parser::ExtractedPage;
+using webcrawl::parser::ExtractOptions;
+using webcrawl::parser::extract_page;
+using webcrawl::parser::parse_url;
+
+namespace {
+
+ExtractedPage extract(std::string_view html, std::string_view page_url = "http://a.test/d/x.html",
+                      const ExtractOptions& options = {}) {
+  auto url = parse_url(page_url);
+  REQUIRE(url);
+  return extract_page(*url, html, options);
+}
+
+std::vector<std::string> urls(const ExtractedPage& page) {
+  std::vector<std::string> out;
+  for (const auto& link : page.links) out.push_back(link.url);
+  return out;
+}
+
+bool valid_utf8(std::string_view s) {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    auto c = static_cast<unsigned char>(s[i]);
+    std::size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    if (n == 0 || i + n > s.size()) return false;
+    for (std::size_t k = 1; k < n; ++k) {
+      if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return false;
+    }
+    i += n;
+  }
+  return true;
+}
+
+std::string repeat(std::string_view piece, int times) {
+  std::string out;
+  out.reserve(piece.size() * times);
+  for (int i = 0; i < times; ++i) out += piece;
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("the title is the first <title>, whitespace collapsed", "[extract]") {
+  auto page = extract("<title>\n  Hello \t  world </title><title>second</title><p>body</p>");
+  CHECK(page.title == "Hello world");
+  CHECK(page.text == "body");
+}
+
+TEST_CASE("a page without a title has an empty title", "[extract]") {
+  CHECK(extract("<p>x</p>").title.empty());
+}
+
+TEST_CASE("text leaves out script, style, template, noscript and head", "[extract]") {
+  auto page = extract(
+      "<head><title>T</title><style>h1{}</style><script>var a;</script></head>"
+      "<body>one<script>alert(1)</script><style>p{}</style><template>tpl</template>"
+      "<noscript>enable js</noscript> two</body>");
+  CHECK(page.text == "one two");
+}
+
+TEST_CASE("text collapses whitespace runs and trims the ends", "[extract]") {
+  CHECK(extract("<body>\n\n  a \t\r\n b  <pre>  c\n\n d </pre>  </body>").text == "a b c d");
+}
+
+TEST_CASE("block elements separate words, inline elements do not", "[extract]") {
+  CHECK(extract("<p>a</p><p>b</p>").text == "a b");
+  CHECK(extract("<div>a<br>b</div><ul><li>c</li><li>d</li></ul>").text == "a b c d");
+  CHECK(extract("<table><tr><td>e</td><td>f</td></tr></table>").text == "e f");
+  CHECK(extract("<b>g</b><i>h</i><span>i</span>").text == "ghi");
+}
+
+TEST_CASE("entities are decoded in text and in hrefs", "[extract]") {
+  auto page = extract(R"(<p>caf&eacute; &amp; bar &lt;3</p><a href="/q?a=1&amp;b=2">x</a>)");
+  CHECK(page.text == "caf\xC3\xA9 & bar <3 x");
+  CHECK(page.links.at(0).url == "http://a.test/q?a=1&b=2");
+}
+
+TEST_CASE("relative links resolve against the page URL", "[extract]") {
+  auto page = extract(R"(<a href="y">1</a><a href="../z">2</a><a href="//b.test/w">3</a>
+                         <a href="?q=1">4</a><a href="HTTP://C.TEST/">5</a>)");
+  CHECK(urls(page) == std::vector<std::string>{"http://a.test/d/y", "http://a.test/z",
+                                               "http://b.test/w", "http://a.test/d/x.html?q=1",
+                                               "http://c.test/"});
+}
+
+TEST_CASE("links resolve against <base href>", "[extract]") {
+  auto page = extract(R"(<base href="/o/"><a href="y#top">y</a>)", "http://a.test/d/x.html");
+  CHECK(page.links.at(0).url == "http://a.test/o/y");
+}
+
+TEST_CASE("a <base href> after the links still applies to them", "[extract]") {
+  auto page = extract(R"(<body><a href="y">y</a><base href="http://b.test/o/"><a href="z">z</a>)");
+  CHECK(urls(page) == std::vector<std::string>{"http://b.test/o/y", "http://b.test/o/z"});
+  CHECK(page.links.at(0).anchor_text == "y");
+}
+
+TEST_CASE("only the first <base> with an href counts", "[extract]") {
+  auto page = extract(R"(<base target="_top"><base href="/one/"><base href="/two/"><a href="y">y</a>)");
+  CHECK(page.links.at(0).url == "http://a.test/one/y");
+}
+
+TEST_CASE("a <base> that is not an http(s) URL leaves the page URL as base", "[extract]") {
+  auto page = extract(R"(<base href="mailto:x@a.test"><a href="y">y</a>)");
+  CHECK(page.links.at(0).url == "http://a.test/d/y");
+}
+
+TEST_CASE("fragments are removed and a bare fragment or empty href is the page", "[extract]") {
+  auto page = extract(R"(<a href="#top">a</a><a href="">b</a><a href="/p#x">c</a>)");
+  CHECK(urls(page) == std::vector<std::string>{"http://a.test/d/x.html", "http://a.test/p"});
+}
+
+TEST_CASE("links with schemes other than http(s) are dropped", "[extract]") {
+  auto page = extract(R"html(<a href="mailto:me@a.test">m</a><a href="javascript:go()">j</a>
+                         <a href="tel:123">t</a><a href="ftp://a.test/f">f</a>
+                         <a href="data:text/html,x">d</a><a href="https://a.test/s">s</a>)html");
+  CHECK(urls(page) == std::vector<std::string>{"https://a.test/s"});
+}
+
+TEST_CASE("an <a> without href is not a link", "[extract]") {
+  CHECK(extract("<a name=top>anchor</a>").links.empty());
+}
+
+TEST_CASE("<area href> is a link whose anchor text is its alt", "[extract]") {
+  auto page = extract(R"(<map name=m><area href="/room" alt="  The   room "></map>)");
+  REQUIRE(page.links.size() == 1);
+  CHECK(page.links[0].url == "http://a.test/room");
+  CHECK(page.links[0].anchor_text == "The room");
+}
+
+TEST_CASE("anchor text is the visible text inside the link, collapsed", "[extract]") {
+  auto page = extract(
+      "<a href=/x>\n Hello <b>big</b><script>no()</script><div>wide</div>  world </a> after");
+  CHECK(page.links.at(0).anchor_text == "Hello big wide world");
+  CHECK(page.text == "Hello big wide world after");
+}
+
+TEST_CASE("rel=nofollow is found among other tokens in any case", "[extract]") {
+  auto page = extract(R"(<a href=/a rel="noopener NoFollow">a</a><a href=/b rel="nofollowing">b</a>
+                         <a href=/c>c</a>)");
+  REQUIRE(page.links.size() == 3);
+  CHECK(page.links[0].nofollow);
+  CHECK_FALSE(page.links[1].nofollow);
+  CHECK_FALSE(page.links[2].nofollow);
+}
+
+TEST_CASE("duplicate links keep the first occurrence", "[extract]") {
+  auto page = extract(R"(<a href="/a" rel=nofollow>first</a><a href="/a#frag">second</a>
+                         <a href="http://a.test/a">third</a><a href="/b">b</a>)");
+  REQUIRE(page.links.size() == 2);
+  CHECK(page.links[0].url == "http://a.test/a");
+  CHECK(page.links[0].anchor_text == "first");
+  CHECK(page.links[0].nofollow);
+  CHECK(page.links[1].url == "http://a.test/b");
+}
+
+TEST_CASE("meta robots noindex and nofollow are read separately", "[extract]") {
+  auto noindex = extract(R"(<meta name="ROBOTS" content="NoIndex, follow">)");
+  CHECK(noindex.noindex);
+  CHECK_FALSE(noindex.nofollow);
+  auto nofollow = extract(R"(<meta name="robots" content="index,nofollow">)");
+  CHECK_FALSE(nofollow.noindex);
+  CHECK(nofollow.nofollow);
+}
+
+TEST_CASE("meta robots none means noindex and nofollow", "[extract]") {
+  auto page = extract(R"(<meta name="robots" content="none">)");
+  CHECK(page.noindex);
+  CHECK(page.nofollow);
+}
+
+TEST_CASE("meta tags other than robots are ignored", "[extract]") {
+  auto page = extract(R"(<meta name="googlebot" content="noindex"><meta content="nofollow">)");
+  CHECK_FALSE(page.noindex);
+  CHECK_FALSE(page.nofollow);
+}
+
+TEST_CASE("links beyond max_links are dropped and flagged", "[extract]") {
+  ExtractOptions options;
+  options.max_links = 2;
+  auto page = extract(R"(<a href=/a>a</a><a href=/b>b</a><a href=/a>a</a><a href=/c>c</a>)",
+                      "http://a.test/", options);
+  CHECK(urls(page) == std::vector<std::string>{"http://a.test/a", "http://a.test/b"});
+  CHECK(page.links_truncated);
+}
+
+TEST_CASE("duplicates past max_links do not count as truncation", "[extract]") {
+  ExtractOptions options;
+  options.max_links = 2;
+  auto page = extract(R"(<a href=/a>a</a><a href=/b>b</a><a href=/a>a</a>)", "http://a.test/",
+                      options);
+  CHECK(page.links.size() == 2);
+  CHECK_FALSE(page.links_truncated);
+}
+
+TEST_CASE("text is capped at a UTF-8 character boundary", "[extract]") {
+  ExtractOptions options;
+  options.max_text_bytes = 4;
+  // "ab€": the euro sign takes bytes 3 to 5, so it cannot be half kept.
+  auto page = extract("<p>ab\xE2\x82\xAC cd</p>", "http://a.test/", options);
+  CHECK(page.text == "ab");
+  options.max_text_bytes = 6;
+  CHECK(extract("<p>ab\xE2\x82\xAC cd</p>", "http://a.test/", options).text == "ab\xE2\x82\xAC");
+}
+
+TEST_CASE("a full text cap does not stop link collection", "[extract]") {
+  ExtractOptions options;
+  options.max_text_bytes = 3;
+  auto page = extract("<p>long text here</p><a href=/late>late link</a>", "http://a.test/", options);
+  CHECK(page.text == "lon");
+  CHECK(urls(page) == std::vector<std::string>{"http://a.test/late"});
+  CHECK(page.links[0].anchor_text == "late link");
+}
+
+TEST_CASE("the title and anchor texts have their own caps", "[extract]") {
+  ExtractOptions options;
+  options.max_title_bytes = 5;
+  options.max_anchor_text_bytes = 3;
+  auto page = extract("<title>Hello world</title><a href=/a>abcdef</a>", "http://a.test/", options);
+  CHECK(page.title == "Hello");
+  CHECK(page.links.at(0).anchor_text == "abc");
+}
+
+TEST_CASE("links inside <noscript> count but its text does not", "[extract]") {
+  auto page = extract(R"(<p>x</p><noscript><a href="/plain">plain page</a></noscript>)");
+  CHECK(urls(page) == std::vector<std::string>{"http://a.test/plain"});
+  CHECK(page.links[0].anchor_text == "plain page");
+  CHECK(page.text == "x");
+}
+
+TEST_CASE("malformed HTML with unclosed tags still gives links and text", "[extract]") {
+  auto page = extract(R"(<html><body><div><p>one <a href="/a">A<p>two <a href=/b>B<table><td>c)");
+  CHECK(urls(page) == std::vector<std::string>{"http://a.test/a", "http://a.test/b"});
+  CHECK(page.text == "one A two B c");
+}
+
+TEST_CASE("binary garbage does not crash and gives valid UTF-8", "[extract]") {
+  std::mt19937 rng(42);
+  for (int round = 0; round < 20; ++round) {
+    std::string bytes(1000 + round * 3000, '\0');
+    for (char& c : bytes) c = static_cast<char>(rng());
+    if (round % 2 == 1) bytes += "<a href=/x>x</a>";
+    auto page = extract(bytes);
+    CHECK(valid_utf8(page.text));
+    CHECK(valid_utf8(page.title));
+  }
+}
+
+TEST_CASE("100,000 nested elements do not overflow an 8 MB thread stack", "[extract]") {
+  // <span> rather than <div>: gumbo's parse is quadratic in nesting for <div>
+  // (every <div> scans the open elements for a <p>), about 15 s at this depth.
+  std::string html = repeat("<span>", 100000) + "deep <a href=/deep>d</a>";
+  ExtractedPage page;
+  std::thread worker([&] { page = extract(html); });
+  worker.join();
+  CHECK(page.text == "deep d");
+  CHECK(urls(page) == std::vector<std::string>{"http://a.test/deep"});
+}
+
+TEST_CASE("200,000 links stop at max_links", "[extract]") {
+  std::string html;
+  for (int i = 0; i < 200000; ++i) html += "<a href=/" + std::to_string(i) + ">l</a>";
+  auto page = extract(html);
+  CHECK(page.links.size() == ExtractOptions{}.max_links);
+  CHECK(page.links.back().url == "http://a.test/" + std::to_string(ExtractOptions{}.max_links - 1));
+  CHECK(page.links_truncated);
+}
