@@ -135,6 +135,9 @@ class Store {
   Result<std::vector<QueuedUrl>> commit(const std::vector<PageResult>& results);
   // Every URL still queued, in id order (used to resume a crawl).
   Result<std::vector<QueuedUrl>> queued_urls();
+  // Every depth-0 URL: the seeds and the targets of their redirects, which
+  // define a crawl's scope when it resumes.
+  Result<std::vector<std::string>> seed_urls();
   // Number of documents stored (fetched, failed or skipped).
   Result<int64_t> document_count();
   // Free-form crawl metadata (options, start time).
