@@ -1,5 +1,6 @@
 # Everything a newcomer needs: `make test` and `make demo` install what is
 # missing, configure, build and run. Build parallelism follows the machine.
+MAKEFLAGS += --no-print-directory
 JOBS      ?= $(shell nproc 2>/dev/null || echo 2)
 BUILD     ?= build
 ASAN      ?= build-asan

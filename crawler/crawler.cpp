@@ -1,0 +1,527 @@
+#include "crawler/crawler.h"
+
+#include <uv.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <ctime>
+#include <iomanip>
+#include <mutex>
+#include <random>
+#include <sstream>
+
+#include "crawler/fetcher.h"
+#include "crawler/frontier.h"
+#include "crawler/link_policy.h"
+#include "crawler/page_builder.h"
+#include "crawler/pipeline.h"
+#include "crawler/uv_util.h"
+
+namespace webcrawl::crawler {
+namespace {
+
+constexpr int kMaxRedirects = 10;
+constexpr double kGracePeriod = 3.0;         // seconds in-flight requests get after a stop
+constexpr double kMaxRetryWait = 3600.0;     // a longer Retry-After is not waited for
+constexpr std::size_t kPipelineBytes = 64u << 20;
+
+double unix_now() {
+  using namespace std::chrono;
+  return duration<double>(system_clock::now().time_since_epoch()).count();
+}
+
+// Retry-After is either delta-seconds or an HTTP-date (RFC 9110 10.2.3).
+std::optional<double> parse_retry_after(const std::string& value, double now_unix) {
+  if (value.empty()) return std::nullopt;
+  if (std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return value.size() > 9 ? kMaxRetryWait * 2 : std::stod(value);
+  }
+  std::tm tm{};
+  const char* end = strptime(value.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  if (!end) return std::nullopt;
+  return std::max(0.0, static_cast<double>(timegm(&tm)) - now_unix);
+}
+
+bool is_redirect(int status) {
+  return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
+}
+
+// Worth another try later: the network failed, or the server said so.
+bool is_transient(const FetchResponse& r) {
+  if (r.error) return r.error->code == Code::kNetwork || r.error->code == Code::kTimeout;
+  int s = r.status.value_or(0);
+  return s == 429 || s == 500 || s == 502 || s == 503 || s == 504;
+}
+
+}  // namespace
+
+class Crawl {
+ public:
+  Crawl(const CrawlOptions& options, std::ostream& log)
+      : options_(options),
+        log_(log),
+        frontier_({options.delay, options.per_host, options.concurrency}),
+        policy_(options.scope, options.max_depth),
+        rng_(std::random_device{}()) {}
+
+  Result<CrawlSummary> run();
+
+ private:
+  Result<void> prepare();
+  void pump();
+  void start(Job job);
+  void on_response(Job job, FetchResponse response);
+  void retry_later(Job job, const FetchResponse& response);
+  void record(storage::PageResult result, std::size_t weight = 0);
+  storage::PageResult redirect_result(const Job& job, const parser::Url& from,
+                                      const FetchResponse& response);
+  void on_wake();
+  void arm_timer();
+  void maybe_finish();
+  void finish();
+  void on_signal(int signum);
+  void abandon_in_flight();
+  void print_progress(bool final);
+
+  bool budget_left() const {
+    return !options_.max_pages || stored_before_ + started_ < *options_.max_pages;
+  }
+  bool pipeline_full() const {
+    return pipeline_items_ >= pipeline_limit_ || pipeline_bytes_ >= kPipelineBytes;
+  }
+
+  const CrawlOptions& options_;
+  std::ostream& log_;
+  Frontier frontier_;
+  LinkPolicy policy_;
+  std::mt19937_64 rng_;
+
+  uv_loop_t loop_{};
+  std::unique_ptr<Fetcher> fetcher_;
+  std::unique_ptr<StoreWriter> writer_;
+  std::unique_ptr<WorkerPool<FetchedPage>> parsers_;
+  std::unique_ptr<storage::Store> store_;  // until the writer takes it
+  uv_async_t* wake_ = nullptr;
+  uv_timer_t* timer_ = nullptr;     // the frontier's next ready time
+  uv_timer_t* progress_ = nullptr;
+  uv_timer_t* grace_ = nullptr;
+  uv_signal_t* sigint_ = nullptr;
+  uv_signal_t* sigterm_ = nullptr;
+
+  std::mutex inbox_mutex_;
+  std::vector<WriterReply> inbox_;
+  bool wake_open_ = false;          // guarded by inbox_mutex_
+
+  std::size_t pipeline_items_ = 0;  // handed to parse/writer, not yet committed
+  std::size_t pipeline_bytes_ = 0;
+  std::size_t pipeline_limit_ = 256;
+  int64_t stored_before_ = 0;       // documents in the database when we started
+  int64_t started_ = 0;             // first attempts started by this run
+  int64_t stored_ = 0;              // documents committed by this run
+  int64_t errors_ = 0;
+  int64_t bytes_ = 0;
+  uint64_t requests_ = 0;
+  uint64_t connections_ = 0;
+  double began_ = 0;
+  bool stopping_ = false;           // a signal: start nothing new
+  bool abandoned_ = false;          // in-flight requests were dropped
+  bool finishing_ = false;
+  int signal_ = 0;
+  std::optional<Error> fatal_;
+  bool tty_ = false;
+  double last_line_ = 0;
+};
+
+Result<void> Crawl::prepare() {
+  auto store = storage::Store::open(options_.db_path, storage::OpenMode::kCrawl);
+  if (!store) return store.error();
+  store_ = std::move(*store);
+
+  std::vector<storage::DiscoveredUrl> seeds;
+  for (const std::string& s : options_.seeds) {
+    auto url = parser::parse_url(s);
+    if (!url) return Error{Code::kInvalidArgument, "invalid seed URL " + s + ": " + url.error().message};
+    storage::DiscoveredUrl d;
+    d.url = url->href();
+    d.origin = url->origin();
+    d.follow = true;
+    seeds.push_back(std::move(d));
+  }
+  if (!seeds.empty()) {
+    auto added = store_->add_seeds(seeds);
+    if (!added) return added.error();
+  }
+  // Scope comes from every seed the crawl ever had, and the seeds' redirect
+  // targets (depth 0 too), so a resumed crawl keeps its scope.
+  auto roots = store_->seed_urls();
+  if (!roots) return roots.error();
+  for (const std::string& s : *roots) {
+    if (auto url = parser::parse_url(s)) policy_.add_seed_host(url->hostname());
+  }
+  auto queued = store_->queued_urls();
+  if (!queued) return queued.error();
+  auto count = store_->document_count();
+  if (!count) return count.error();
+  stored_before_ = *count;
+  if (queued->empty() && roots->empty()) {
+    return Error{Code::kInvalidArgument, "nothing to crawl: give seed URLs or --seeds FILE"};
+  }
+  for (auto& q : *queued) frontier_.push(std::move(q));
+  return {};
+}
+
+Result<CrawlSummary> Crawl::run() {
+  if (auto r = prepare(); !r) return r.error();
+  began_ = monotonic_seconds();
+  tty_ = isatty(STDERR_FILENO);
+  pipeline_limit_ = std::max<std::size_t>(64, 4 * static_cast<std::size_t>(options_.concurrency));
+
+  uv_loop_init(&loop_);
+  FetcherConfig fc;
+  fc.user_agent = options_.user_agent;
+  fc.ca_file = options_.ca_file;
+  fc.max_connections = static_cast<std::size_t>(options_.concurrency);
+  fc.max_idle_per_origin = static_cast<std::size_t>(options_.per_host);
+  auto fetcher = Fetcher::create(&loop_, fc);
+  if (!fetcher) {
+    uv_loop_close(&loop_);
+    return fetcher.error();
+  }
+  fetcher_ = std::move(*fetcher);
+  fetcher_->set_send_gate([this](const std::string& origin) {
+    return frontier_.send_wait(origin, monotonic_seconds());
+  });
+  fetcher_->set_send_hook([this](const std::string& origin, double at) { frontier_.sent(origin, at); });
+
+  wake_ = new uv_async_t;
+  uv_async_init(&loop_, wake_, [](uv_async_t* h) {
+    if (h->data) static_cast<Crawl*>(h->data)->on_wake();
+  });
+  wake_->data = this;
+  wake_open_ = true;
+  writer_ = std::make_unique<StoreWriter>(std::move(store_), [this](WriterReply reply) {
+    std::lock_guard lock(inbox_mutex_);
+    inbox_.push_back(std::move(reply));
+    if (wake_open_) uv_async_send(wake_);
+  });
+  int threads = options_.parse_threads > 0 ? options_.parse_threads
+                                           : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  parsers_ = std::make_unique<WorkerPool<FetchedPage>>(threads, [this](FetchedPage&& page) {
+    std::size_t weight = page.body.size();
+    writer_->submit(WriterItem{build_page(std::move(page), policy_), weight});
+  });
+
+  timer_ = new uv_timer_t;
+  uv_timer_init(&loop_, timer_);
+  timer_->data = this;
+  progress_ = new uv_timer_t;
+  uv_timer_init(&loop_, progress_);
+  progress_->data = this;
+  if (!options_.quiet) {
+    uv_timer_start(progress_, [](uv_timer_t* h) {
+      if (h->data) static_cast<Crawl*>(h->data)->print_progress(false);
+    }, 1000, 1000);
+  }
+  for (auto** sig : {&sigint_, &sigterm_}) {
+    *sig = new uv_signal_t;
+    uv_signal_init(&loop_, *sig);
+    (*sig)->data = this;
+    uv_signal_start(*sig, [](uv_signal_t* h, int signum) {
+      if (h->data) static_cast<Crawl*>(h->data)->on_signal(signum);
+    }, sig == &sigint_ ? SIGINT : SIGTERM);
+  }
+
+  pump();
+  uv_run(&loop_, UV_RUN_DEFAULT);
+
+  // The loop ended: every handle is closed. Drain the stages and close the store.
+  parsers_->stop();
+  writer_->stop();
+  on_wake();  // the last replies, for the counters
+  int rc = uv_loop_close(&loop_);
+  (void)rc;
+
+  CrawlSummary s;
+  s.pages = stored_;
+  s.errors = errors_;
+  s.queued = static_cast<int64_t>(frontier_.queued());
+  s.seconds = monotonic_seconds() - began_;
+  s.signal = signal_;
+  s.bytes = bytes_;
+  s.requests = static_cast<int64_t>(requests_);
+  s.connections = static_cast<int64_t>(connections_);
+  if (!options_.quiet) print_progress(true);
+  if (fatal_) return *fatal_;
+  return s;
+}
+
+void Crawl::pump() {
+  if (finishing_) return;
+  if (!stopping_ && !fatal_) {
+    double now = monotonic_seconds();
+    while (!pipeline_full() && budget_left()) {
+      auto job = frontier_.pop(now);
+      if (!job) break;
+      if (job->attempt == 0) started_++;
+      start(std::move(*job));
+    }
+    arm_timer();
+  }
+  maybe_finish();
+}
+
+void Crawl::arm_timer() {
+  auto next = frontier_.next_ready_time();
+  if (pipeline_full() || !budget_left() || !next) {
+    uv_timer_stop(timer_);
+    return;
+  }
+  // libuv's clock is in whole milliseconds: round up, so the timer never fires
+  // before the host is ready (which would only spin).
+  double wait = std::max(0.0, *next - monotonic_seconds());
+  uv_timer_start(timer_, [](uv_timer_t* h) {
+    if (h->data) static_cast<Crawl*>(h->data)->pump();
+  }, static_cast<uint64_t>(std::ceil(wait * 1000.0)) + 1, 0);
+}
+
+void Crawl::start(Job job) {
+  auto url = parser::parse_url(job.url.url);
+  if (!url) {
+    frontier_.finished(job.url.origin);
+    storage::PageResult r;
+    r.url_id = job.url.id;
+    r.final_url = job.url.url;
+    r.fetched_at = unix_now();
+    r.error = "invalid url: " + url.error().message;
+    return record(std::move(r));
+  }
+  FetchRequest request{std::move(*url), options_.timeout, options_.max_body};
+  fetcher_->fetch(std::move(request), [this, job = std::move(job)](FetchResponse response) mutable {
+    on_response(std::move(job), std::move(response));
+  });
+}
+
+void Crawl::on_response(Job job, FetchResponse response) {
+  frontier_.finished(job.url.origin);
+  requests_ = fetcher_ ? fetcher_->requests_sent() : requests_;
+  connections_ = fetcher_ ? fetcher_->connections_opened() : connections_;
+  bytes_ += response.wire_bytes;
+  if (is_transient(response) && job.attempt < options_.retries && !stopping_) {
+    retry_later(std::move(job), response);
+    return pump();
+  }
+  auto url = parser::parse_url(job.url.url);  // it parsed when the job started
+  double now = unix_now();
+  if (response.error || !url) {
+    storage::PageResult r;
+    r.url_id = job.url.id;
+    r.final_url = job.url.url;
+    r.fetched_at = now;
+    r.error = response.error ? response.error->message : url.error().message;
+    r.bytes = response.wire_bytes;
+    record(std::move(r));
+  } else if (is_redirect(*response.status) && !response.location.empty()) {
+    record(redirect_result(job, *url, response));
+  } else {
+    FetchedPage page;
+    page.url = std::move(job.url);
+    page.final_url = std::move(*url);
+    page.status = *response.status;
+    page.content_type = std::move(response.content_type);
+    page.body = std::move(response.body);
+    page.wire_bytes = response.wire_bytes;
+    page.truncated = response.truncated;
+    page.fetched_at = now;
+    if (wants_parsing(page)) {
+      std::size_t weight = page.body.size();
+      pipeline_items_++;
+      pipeline_bytes_ += weight;
+      parsers_->submit(std::move(page));
+    } else {
+      record(build_page(std::move(page), policy_));
+    }
+  }
+  pump();
+}
+
+void Crawl::retry_later(Job job, const FetchResponse& response) {
+  // Exponential back-off with jitter, never shorter than the host's delay, and
+  // never shorter than what the server asked for with Retry-After.
+  double base = std::max(1.0, options_.delay) * std::pow(2.0, job.attempt);
+  std::uniform_real_distribution<double> jitter(0.75, 1.25);
+  double wait = base * jitter(rng_);
+  if (auto ra = parse_retry_after(response.retry_after, unix_now())) wait = std::max(wait, std::min(*ra, kMaxRetryWait));
+  job.attempt++;
+  frontier_.push_retry(std::move(job), monotonic_seconds() + wait);
+}
+
+storage::PageResult Crawl::redirect_result(const Job& job, const parser::Url& from,
+                                           const FetchResponse& response) {
+  storage::PageResult r;
+  r.url_id = job.url.id;
+  r.final_url = job.url.url;
+  r.status = response.status;
+  r.content_type = media_type(response.content_type);
+  r.fetched_at = unix_now();
+  r.bytes = response.wire_bytes;
+  auto target = parser::resolve_url(from, response.location);
+  if (!target) {
+    r.error = "bad redirect location: " + target.error().message;
+    return r;
+  }
+  storage::DiscoveredUrl d;
+  d.url = target->href();
+  d.origin = target->origin();
+  d.depth = job.url.depth;  // a redirect is not a hop
+  d.redirects = job.url.redirects + 1;
+  if (d.redirects > kMaxRedirects) {
+    d.skip_reason = "too many redirects";
+    r.error = "too many redirects";
+  } else {
+    // A seed that redirects (http to https, to www.) brings its target's host
+    // into scope, as the user meant the site, not the spelling.
+    if (job.url.depth == 0) policy_.add_seed_host(target->hostname());
+    if (policy_.in_scope(*target)) {
+      d.follow = true;
+    } else {
+      d.skip_reason = "out of scope";
+    }
+  }
+  r.redirect = std::move(d);
+  return r;
+}
+
+void Crawl::record(storage::PageResult result, std::size_t weight) {
+  if (!result.error.empty() && !result.status) errors_++;
+  pipeline_items_++;
+  pipeline_bytes_ += weight;
+  writer_->submit(WriterItem{std::move(result), weight});
+}
+
+void Crawl::on_wake() {
+  std::vector<WriterReply> replies;
+  {
+    std::lock_guard lock(inbox_mutex_);
+    replies.swap(inbox_);
+  }
+  for (WriterReply& reply : replies) {
+    pipeline_items_ -= std::min(pipeline_items_, reply.items);
+    pipeline_bytes_ -= std::min(pipeline_bytes_, reply.weight);
+    if (reply.error) {
+      if (!fatal_) fatal_ = Error{reply.error->code, "database: " + reply.error->message};
+      stopping_ = true;
+      abandon_in_flight();
+      continue;
+    }
+    stored_ += static_cast<int64_t>(reply.items);
+    for (auto& q : reply.queued) frontier_.push(std::move(q));
+  }
+  if (!finishing_ && timer_) pump();
+}
+
+void Crawl::maybe_finish() {
+  if (finishing_) return;
+  bool idle = (frontier_.in_flight() == 0 || abandoned_) && pipeline_items_ == 0;
+  bool nothing_left = frontier_.queued() == 0 || !budget_left() || stopping_ || fatal_;
+  if (!idle || !nothing_left) return;
+  finishing_ = true;
+  // Close from a fresh tick: we may be inside a fetcher callback right now.
+  uv_timer_start(timer_, [](uv_timer_t* h) {
+    if (h->data) static_cast<Crawl*>(h->data)->finish();
+  }, 0, 0);
+}
+
+void Crawl::finish() {
+  {
+    std::lock_guard lock(inbox_mutex_);
+    wake_open_ = false;
+  }
+  if (fetcher_) {
+    requests_ = fetcher_->requests_sent();
+    connections_ = fetcher_->connections_opened();
+  }
+  fetcher_.reset();
+  close_and_delete(wake_);
+  close_and_delete(timer_);
+  close_and_delete(progress_);
+  close_and_delete(grace_);
+  close_and_delete(sigint_);
+  close_and_delete(sigterm_);
+  wake_ = nullptr;
+  timer_ = progress_ = grace_ = nullptr;
+  sigint_ = sigterm_ = nullptr;
+}
+
+void Crawl::on_signal(int signum) {
+  if (stopping_) {
+    // A second signal: leave now. Committed transactions are safe in the WAL;
+    // whatever was in flight is still queued in the database for the next run.
+    std::fputs("\nwebcrawl: stopped at once\n", stderr);
+    _exit(signum == SIGINT ? 130 : 143);
+  }
+  signal_ = signum;
+  stopping_ = true;
+  if (!options_.quiet) {
+    log_ << "\nwebcrawl: stopping: finishing " << frontier_.in_flight()
+         << " requests in flight (signal again to quit at once)\n";
+  }
+  grace_ = new uv_timer_t;
+  uv_timer_init(&loop_, grace_);
+  grace_->data = this;
+  uv_timer_start(grace_, [](uv_timer_t* h) {
+    if (h->data) static_cast<Crawl*>(h->data)->abandon_in_flight();
+  }, static_cast<uint64_t>(kGracePeriod * 1000), 0);
+  pump();
+}
+
+void Crawl::abandon_in_flight() {
+  // Requests still running are dropped; their URLs stay queued in the database.
+  if (abandoned_) return;
+  abandoned_ = true;
+  if (fetcher_) {
+    requests_ = fetcher_->requests_sent();
+    connections_ = fetcher_->connections_opened();
+  }
+  fetcher_.reset();
+  maybe_finish();
+}
+
+void Crawl::print_progress(bool final) {
+  double elapsed = std::max(1e-9, monotonic_seconds() - began_);
+  std::ostringstream line;
+  line << std::fixed << std::setprecision(1);
+  if (final) {
+    line << "crawled " << stored_ << " pages in " << elapsed << "s (" << stored_ / elapsed
+         << " pages/s), " << errors_ << " errors, " << bytes_ / 1024 << " KiB, " << requests_
+         << " requests over " << connections_ << " connections";
+    if (requests_ > 0 && connections_ > 0) {
+      line << " (" << static_cast<double>(requests_) / static_cast<double>(connections_) << " per connection)";
+    }
+    if (frontier_.queued() > 0) line << ", " << frontier_.queued() << " still queued";
+    if (tty_) log_ << "\r\x1b[K";
+    log_ << line.str() << "\n";
+    log_.flush();
+    return;
+  }
+  line << stored_ << " pages  " << stored_ / elapsed << "/s  queued " << frontier_.queued()
+       << "  in flight " << frontier_.in_flight() << "  errors " << errors_;
+  if (tty_) {
+    log_ << "\r\x1b[K" << line.str();
+    log_.flush();
+  } else if (elapsed - last_line_ >= 10.0) {
+    last_line_ = elapsed;
+    log_ << line.str() << "\n";
+    log_.flush();
+  }
+}
+
+Result<CrawlSummary> run_crawl(const CrawlOptions& options, std::ostream& log) {
+  Crawl crawl(options, log);
+  return crawl.run();
+}
+
+}  // namespace webcrawl::crawler

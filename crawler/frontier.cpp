@@ -1,0 +1,91 @@
+#include "crawler/frontier.h"
+
+#include <algorithm>
+
+namespace webcrawl::crawler {
+
+Frontier::Host& Frontier::host_of(const std::string& origin) {
+  auto& slot = hosts_[origin];
+  if (!slot) {
+    slot = std::make_unique<Host>();
+    slot->origin = origin;
+  }
+  return *slot;
+}
+
+void Frontier::schedule(Host& h) {
+  h.version++;  // whatever entry h had is stale now
+  if (!eligible(h)) return;
+  ready_.push(Entry{h.next_allowed, h.version, &h});
+}
+
+void Frontier::push(storage::QueuedUrl url) {
+  Host& h = host_of(url.origin);
+  bool was_eligible = eligible(h);
+  h.queue.push_back(Job{std::move(url), 0});
+  queued_++;
+  if (!was_eligible) schedule(h);
+}
+
+void Frontier::push_retry(Job job, double not_before) {
+  Host& h = host_of(job.url.origin);
+  h.queue.push_front(std::move(job));
+  queued_++;
+  h.next_allowed = std::max(h.next_allowed, not_before);
+  schedule(h);
+}
+
+std::optional<Job> Frontier::pop(double now) {
+  while (!ready_.empty() && in_flight_ < static_cast<std::size_t>(policy_.concurrency)) {
+    Entry top = ready_.top();
+    if (top.version != top.host->version) {
+      ready_.pop();
+      continue;
+    }
+    if (top.at > now) return std::nullopt;
+    ready_.pop();
+    Host& h = *top.host;
+    Job job = std::move(h.queue.front());
+    h.queue.pop_front();
+    queued_--;
+    h.active++;
+    in_flight_++;
+    h.next_allowed = std::max(h.next_allowed, now + gap_);
+    schedule(h);
+    return job;
+  }
+  return std::nullopt;
+}
+
+void Frontier::finished(const std::string& origin) {
+  Host& h = host_of(origin);
+  bool was_eligible = eligible(h);
+  h.active--;
+  in_flight_--;
+  if (!was_eligible) schedule(h);
+}
+
+std::optional<double> Frontier::next_ready_time() {
+  if (in_flight_ >= static_cast<std::size_t>(policy_.concurrency)) return std::nullopt;
+  while (!ready_.empty() && ready_.top().version != ready_.top().host->version) ready_.pop();
+  if (ready_.empty()) return std::nullopt;
+  return ready_.top().at;
+}
+
+double Frontier::send_wait(const std::string& origin, double now) const {
+  auto it = hosts_.find(origin);
+  if (it == hosts_.end()) return 0;
+  return std::max(0.0, it->second->last_sent + gap_ - now);
+}
+
+void Frontier::sent(const std::string& origin, double at) {
+  Host& h = host_of(origin);
+  h.last_sent = std::max(h.last_sent, at);
+  double allowed = h.last_sent + gap_;
+  if (allowed > h.next_allowed) {
+    h.next_allowed = allowed;
+    if (eligible(h)) schedule(h);
+  }
+}
+
+}  // namespace webcrawl::crawler

@@ -1,0 +1,69 @@
+#include "crawler/link_policy.h"
+
+#include <libpsl.h>
+
+#include <mutex>
+
+namespace webcrawl::crawler {
+
+LinkPolicy::LinkPolicy(Scope scope, std::optional<int> max_depth)
+    : scope_(scope), max_depth_(max_depth) {
+  // Debian ships a current list under /usr/share/publicsuffix; psl_latest picks
+  // the newer of it and the built-in copy.
+  psl_ = psl_latest(nullptr);
+}
+
+LinkPolicy::~LinkPolicy() {
+  if (psl_) psl_free(psl_);
+}
+
+std::string LinkPolicy::registrable_domain(const std::string& hostname) const {
+  const psl_ctx_t* ctx = psl_ ? psl_ : psl_builtin();
+  if (!ctx) return hostname;
+  const char* d = psl_registrable_domain(ctx, hostname.c_str());
+  return d ? std::string(d) : hostname;
+}
+
+void LinkPolicy::add_seed_host(const std::string& hostname) {
+  std::string domain = registrable_domain(hostname);
+  std::unique_lock lock(mutex_);
+  hosts_.insert(hostname);
+  domains_.insert(domain);
+}
+
+std::vector<std::string> LinkPolicy::seed_hosts() const {
+  std::shared_lock lock(mutex_);
+  return {hosts_.begin(), hosts_.end()};
+}
+
+bool LinkPolicy::in_scope(const parser::Url& url) const {
+  if (scope_ == Scope::kAny) return true;
+  std::string host = url.hostname();
+  if (scope_ == Scope::kHost) {
+    std::shared_lock lock(mutex_);
+    return hosts_.count(host) > 0;
+  }
+  std::string domain = registrable_domain(host);
+  std::shared_lock lock(mutex_);
+  return domains_.count(domain) > 0;
+}
+
+storage::DiscoveredUrl LinkPolicy::decide(const parser::Url& target, int from_depth,
+                                          bool nofollow) const {
+  storage::DiscoveredUrl d;
+  d.url = target.href();
+  d.origin = target.origin();
+  d.depth = from_depth + 1;
+  if (nofollow) {
+    d.skip_reason = "nofollow";
+  } else if (!in_scope(target)) {
+    d.skip_reason = "out of scope";
+  } else if (max_depth_ && d.depth > *max_depth_) {
+    d.skip_reason = "max depth";
+  } else {
+    d.follow = true;
+  }
+  return d;
+}
+
+}  // namespace webcrawl::crawler

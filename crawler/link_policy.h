@@ -1,0 +1,54 @@
+// Which discovered URLs a crawl follows: scope (host, registrable domain, or
+// any), depth, and nofollow. Decisions come back as storage::DiscoveredUrl so
+// the store can record why a URL was not followed.
+//
+// Thread-safe: the parse workers ask while the loop thread adds seed hosts.
+#pragma once
+
+#include <optional>
+#include <set>
+#include <shared_mutex>
+#include <string>
+#include <vector>
+
+#include "crawler/options.h"
+#include "parser/url.h"
+#include "storage/store.h"
+
+typedef struct psl_ctx_st psl_ctx_t;
+
+namespace webcrawl::crawler {
+
+class LinkPolicy {
+ public:
+  LinkPolicy(Scope scope, std::optional<int> max_depth);
+  ~LinkPolicy();
+  LinkPolicy(const LinkPolicy&) = delete;
+  LinkPolicy& operator=(const LinkPolicy&) = delete;
+
+  // Seeds (and the targets of seeds' redirects) define the scope. Host scope
+  // compares host names, so http and https, or another port, of a seed host are
+  // in scope too.
+  void add_seed_host(const std::string& hostname);
+  std::vector<std::string> seed_hosts() const;
+
+  bool in_scope(const parser::Url& url) const;
+
+  // The record for a link found at `from_depth`: followed when in scope, within
+  // max depth and not nofollow; otherwise with the reason why not.
+  storage::DiscoveredUrl decide(const parser::Url& target, int from_depth, bool nofollow) const;
+
+  // The registrable domain (eTLD+1) of a host name per the Public Suffix List;
+  // the host itself for IP literals and names with no registrable part.
+  std::string registrable_domain(const std::string& hostname) const;
+
+ private:
+  Scope scope_;
+  std::optional<int> max_depth_;
+  psl_ctx_t* psl_ = nullptr;
+  mutable std::shared_mutex mutex_;
+  std::set<std::string> hosts_;    // seed host names
+  std::set<std::string> domains_;  // their registrable domains
+};
+
+}  // namespace webcrawl::crawler

@@ -1,0 +1,36 @@
+// Everything a crawl can be told, with the defaults the README documents.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace webcrawl::crawler {
+
+enum class Scope { kHost, kDomain, kAny };
+
+inline constexpr const char* kDefaultUserAgent =
+    "webcrawl/0.1 (+https://github.com/webcrawl/webcrawl)";
+
+struct CrawlOptions {
+  std::string db_path = "crawl.db";
+  std::vector<std::string> seeds;       // URLs from the command line and --seeds
+  std::optional<int64_t> max_pages;     // no value: no limit
+  std::optional<int> max_depth;         // no value: no limit
+  Scope scope = Scope::kHost;
+  int concurrency = 64;                 // global cap on open connections
+  int per_host = 1;                     // cap on simultaneous connections to one host
+  double delay = 1.0;                   // seconds between request starts to one host
+  bool robots = true;
+  std::string user_agent = kDefaultUserAgent;
+  double timeout = 30.0;                // per request, connect to last byte
+  int retries = 2;                      // retries of transient failures
+  std::size_t max_body = 10u << 20;     // bytes
+  std::string ca_file;                  // extra trusted CA certificates (PEM)
+  bool quiet = false;
+  int parse_threads = 0;                // 0: one per core
+};
+
+}  // namespace webcrawl::crawler

@@ -1,0 +1,80 @@
+#include "crawler/page_builder.h"
+
+#include <algorithm>
+#include <cctype>
+
+namespace webcrawl::crawler {
+namespace {
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  return s;
+}
+
+bool starts_with_ci(std::string_view s, std::string_view prefix) {
+  if (s.size() < prefix.size()) return false;
+  for (std::size_t i = 0; i < prefix.size(); i++) {
+    if (std::tolower(static_cast<unsigned char>(s[i])) != prefix[i]) return false;
+  }
+  return true;
+}
+
+bool looks_like_html(std::string_view body) {
+  // Skip a UTF-8 BOM and leading white space, then look for the usual openings.
+  if (body.substr(0, 3) == "\xEF\xBB\xBF") body.remove_prefix(3);
+  body = trim(body.substr(0, 1024));
+  return starts_with_ci(body, "<!doctype html") || starts_with_ci(body, "<html") ||
+         starts_with_ci(body, "<head") || starts_with_ci(body, "<body") ||
+         starts_with_ci(body, "<!--");
+}
+
+}  // namespace
+
+std::string media_type(std::string_view content_type) {
+  std::string_view m = trim(content_type.substr(0, content_type.find(';')));
+  std::string out(m);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+bool wants_parsing(const FetchedPage& page) {
+  if (page.status < 200 || page.status > 299) return false;
+  std::string type = media_type(page.content_type);
+  if (type == "text/html" || type == "application/xhtml+xml") return true;
+  return type.empty() && looks_like_html(page.body);
+}
+
+storage::PageResult build_page(FetchedPage page, const LinkPolicy& policy,
+                               const parser::ExtractOptions& options) {
+  storage::PageResult r;
+  r.url_id = page.url.id;
+  r.final_url = page.final_url.href();
+  r.status = page.status;
+  r.content_type = media_type(page.content_type);
+  r.fetched_at = page.fetched_at;
+  r.bytes = page.wire_bytes;
+  r.truncated = page.truncated;
+  if (!wants_parsing(page)) return r;
+  if (r.content_type.empty()) r.content_type = "text/html";
+
+  parser::ExtractedPage x = parser::extract_page(page.final_url, page.body, options);
+  r.title = std::move(x.title);
+  r.index = !x.noindex;
+  // noindex: the page is recorded, its text is neither kept nor indexed.
+  if (!x.noindex) r.text = std::move(x.text);
+  r.links.reserve(x.links.size());
+  for (parser::Link& link : x.links) {
+    auto target = parser::parse_url(link.url);
+    if (!target) continue;
+    storage::OutLink out;
+    out.target = policy.decide(*target, page.url.depth, link.nofollow || x.nofollow);
+    out.anchor_text = std::move(link.anchor_text);
+    out.nofollow = link.nofollow;
+    r.links.push_back(std::move(out));
+  }
+  return r;
+}
+
+}  // namespace webcrawl::crawler

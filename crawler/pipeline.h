@@ -1,0 +1,122 @@
+// The two stages that run off the loop thread: a pool of parse workers and
+// the single SQLite writer. Neither touches libuv: results leave through the
+// callbacks the crawler gives, which wake the loop with uv_async_send.
+#pragma once
+
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "common/result.h"
+#include "storage/store.h"
+
+namespace webcrawl::crawler {
+
+// A FIFO handed between threads. Unbounded by itself: the crawler bounds what
+// it puts in (see Crawl::pipeline_full), so that the loop never blocks on it.
+template <class T>
+class WorkQueue {
+ public:
+  void push(T item) {
+    {
+      std::lock_guard lock(mutex_);
+      items_.push_back(std::move(item));
+    }
+    ready_.notify_one();
+  }
+  // Waits for work; returns up to `max` items, or nothing once closed and empty.
+  std::vector<T> take(std::size_t max) {
+    std::unique_lock lock(mutex_);
+    ready_.wait(lock, [&] { return closed_ || !items_.empty(); });
+    std::vector<T> out;
+    while (!items_.empty() && out.size() < max) {
+      out.push_back(std::move(items_.front()));
+      items_.pop_front();
+    }
+    return out;
+  }
+  void close() {
+    {
+      std::lock_guard lock(mutex_);
+      closed_ = true;
+    }
+    ready_.notify_all();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable ready_;
+  std::deque<T> items_;
+  bool closed_ = false;
+};
+
+// Runs `work` on each submitted item on `threads` threads.
+template <class T>
+class WorkerPool {
+ public:
+  WorkerPool(int threads, std::function<void(T&&)> work) : work_(std::move(work)) {
+    for (int i = 0; i < threads; i++) {
+      threads_.emplace_back([this] {
+        for (;;) {
+          auto batch = queue_.take(1);
+          if (batch.empty()) return;
+          work_(std::move(batch.front()));
+        }
+      });
+    }
+  }
+  ~WorkerPool() { stop(); }
+  void submit(T item) { queue_.push(std::move(item)); }
+  // Finishes what was submitted, then joins the threads.
+  void stop() {
+    queue_.close();
+    for (auto& t : threads_) {
+      if (t.joinable()) t.join();
+    }
+  }
+
+ private:
+  std::function<void(T&&)> work_;
+  WorkQueue<T> queue_;
+  std::vector<std::thread> threads_;
+};
+
+struct WriterItem {
+  storage::PageResult result;
+  std::size_t weight = 0;  // bytes it held in the pipeline
+};
+
+struct WriterReply {
+  std::size_t items = 0;
+  std::size_t weight = 0;
+  std::vector<storage::QueuedUrl> queued;  // newly queued by this batch
+  std::optional<Error> error;              // the store failed: the crawl must stop
+};
+
+// Owns the crawl's writable Store on its own thread and commits whatever has
+// queued up in one transaction at a time.
+class StoreWriter {
+ public:
+  static constexpr std::size_t kMaxBatch = 512;
+
+  StoreWriter(std::unique_ptr<storage::Store> store, std::function<void(WriterReply)> reply);
+  ~StoreWriter();
+  void submit(WriterItem item) { queue_.push(std::move(item)); }
+  // Commits everything submitted so far, then joins the thread. Returns the store.
+  std::unique_ptr<storage::Store> stop();
+
+ private:
+  void run();
+  std::unique_ptr<storage::Store> store_;
+  std::function<void(WriterReply)> reply_;
+  WorkQueue<WriterItem> queue_;
+  std::thread thread_;
+};
+
+}  // namespace webcrawl::crawler

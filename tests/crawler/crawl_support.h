@@ -1,0 +1,67 @@
+// Small verbs for crawler tests: run a crawl in-process, read the database,
+// run the real binary. Everything talks to loopback servers only.
+#pragma once
+
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "crawler/crawler.h"
+#include "storage/store.h"
+#include "tests/support/temp_dir.h"
+
+namespace webcrawl::testing {
+
+// Options for a fast test crawl: no politeness delay, no robots.txt unless asked.
+inline crawler::CrawlOptions test_options(const std::string& db, std::vector<std::string> seeds) {
+  crawler::CrawlOptions o;
+  o.db_path = db;
+  o.seeds = std::move(seeds);
+  o.delay = 0;
+  o.quiet = true;
+  o.robots = false;
+  o.timeout = 10;
+  o.retries = 0;
+  return o;
+}
+
+inline crawler::CrawlSummary crawl_ok(const crawler::CrawlOptions& o) {
+  std::ostringstream log;
+  auto r = crawler::run_crawl(o, log);
+  if (!r) throw std::runtime_error("crawl failed: " + r.error().message);
+  return *r;
+}
+
+// Every row of `sql` as text ("" for NULL).
+inline std::vector<std::vector<std::string>> rows(const std::string& db, const std::string& sql) {
+  auto store = storage::Store::open(db, storage::OpenMode::kReadOnly);
+  if (!store) throw std::runtime_error("open: " + store.error().message);
+  std::vector<std::vector<std::string>> out;
+  auto r = (*store)->query(
+      sql, [](const std::vector<std::string>&) {},
+      [&](const std::vector<storage::Value>& row) {
+        std::vector<std::string> cells;
+        for (const auto& v : row) cells.push_back(v.to_string());
+        out.push_back(std::move(cells));
+      });
+  if (!r) throw std::runtime_error("query: " + r.error().message);
+  return out;
+}
+
+// The single value of `sql`.
+inline std::string scalar(const std::string& db, const std::string& sql) {
+  auto r = rows(db, sql);
+  if (r.empty() || r[0].empty()) throw std::runtime_error("no rows: " + sql);
+  return r[0][0];
+}
+
+struct CommandResult {
+  int status = -1;     // exit status, or 128 + signal
+  std::string out;     // stdout
+  std::string err;     // stderr
+};
+
+// Runs the webcrawl binary with `args` (no shell), capturing both streams.
+CommandResult run_webcrawl(const std::vector<std::string>& args, double timeout_seconds = 60);
+
+}  // namespace webcrawl::testing

@@ -1,0 +1,371 @@
+// End-to-end crawls of sites served on loopback by tests/support/test_server.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "tests/crawler/crawl_support.h"
+#include "tests/support/test_server.h"
+
+using namespace webcrawl;
+using namespace webcrawl::testing;
+using namespace std::chrono_literals;
+
+namespace {
+
+// A small site: links, a redirect, a 404, a non-HTML file, gzip and chunked
+// pages, an external link that is out of scope, and a mailto link.
+void serve_small_site(TestServer& s) {
+  s.on("/", [](const Request&, Response& r) {
+    r.html(R"(<html><head><title>Home  page</title><style>p{}</style></head><body>
+      <h1>Welcome</h1><p>Hello <b>crawler</b> world.</p><script>var x = 1;</script>
+      <a href="/a">Page A</a> <a href="b#frag">Page B</a> <a href="/old">Old</a>
+      <a href="/missing">Missing</a> <a href="/file.txt">File</a> <a href="/gz">Gz</a>
+      <a href="/chunked" rel="nofollow">Chunked</a> <a href="http://example.invalid/x">Out</a>
+      <a href="mailto:someone@example.invalid">Mail</a></body></html>)");
+  });
+  s.on("/a", [](const Request&, Response& r) {
+    r.html("<title>A</title><p>alpha text</p><a href='/'>home</a><a href='/b'>b</a>");
+  });
+  s.on("/b", [](const Request&, Response& r) { r.html("<title>B</title><p>bravo text</p>"); });
+  s.on("/old", [](const Request&, Response& r) { r.redirect(301, "/new"); });
+  s.on("/new", [](const Request&, Response& r) { r.html("<title>New</title><p>moved here</p>"); });
+  s.on("/file.txt", [](const Request&, Response& r) { r.text("just text"); });
+  s.on("/gz", [](const Request&, Response& r) {
+    r.html("<title>Gzipped</title><p>compressed zebra text</p>").gzip();
+  });
+  s.on("/chunked", [](const Request&, Response& r) {
+    r.html("<title>Chunked</title><p>chunked yak text</p>").chunked(4);
+  });
+}
+
+std::string page_field(const std::string& db, const std::string& url, const std::string& column) {
+  return scalar(db, "SELECT " + column + " FROM pages WHERE url = '" + url + "'");
+}
+
+}  // namespace
+
+TEST_CASE("a crawl fetches every reachable page once and stores pages, text and links", "[crawl]") {
+  TestServer server;
+  serve_small_site(server);
+  TempDir dir;
+  std::string db = dir.file("crawl.db");
+
+  auto summary = crawl_ok(test_options(db, {server.url("/")}));
+
+  for (const char* path : {"/", "/a", "/b", "/old", "/new", "/missing", "/file.txt", "/gz"}) {
+    INFO(path);
+    CHECK(server.request_count(path) == 1);
+  }
+  CHECK(server.request_count("/chunked") == 0);  // rel=nofollow is recorded, not followed
+  CHECK(summary.pages == 8);
+  CHECK(scalar(db, "SELECT COUNT(*) FROM pages") == "8");
+
+  const std::string home = server.url("/");
+  CHECK(page_field(db, home, "title") == "Home page");
+  CHECK(page_field(db, home, "status") == "200");
+  CHECK(page_field(db, home, "content_type") == "text/html");
+  CHECK(page_field(db, home, "depth") == "0");
+  std::string text = page_field(db, home, "text");
+  CHECK(text.find("Hello crawler world.") != std::string::npos);
+  CHECK(text.find("var x") == std::string::npos);
+  CHECK(page_field(db, server.url("/a"), "depth") == "1");
+  CHECK(page_field(db, server.url("/missing"), "status") == "404");
+  CHECK(page_field(db, server.url("/file.txt"), "content_type") == "text/plain");
+  CHECK(page_field(db, server.url("/file.txt"), "text") == "");
+  CHECK(page_field(db, server.url("/gz"), "text") == "compressed zebra text");
+
+  // The redirect is a row of its own, pointing at where it ended.
+  CHECK(page_field(db, server.url("/old"), "status") == "301");
+  CHECK(page_field(db, server.url("/old"), "final_url") == server.url("/new"));
+  CHECK(page_field(db, server.url("/new"), "title") == "New");
+
+  // Links: absolute, no fragment, one row per distinct pair, out of scope kept.
+  auto links = rows(db, "SELECT dst_url, anchor_text, nofollow FROM links WHERE src_url = '" + home +
+                            "' ORDER BY dst_url");
+  std::map<std::string, std::pair<std::string, std::string>> by_dst;
+  for (auto& l : links) by_dst[l[0]] = {l[1], l[2]};
+  CHECK(by_dst.size() == 8);
+  CHECK(by_dst.count(server.url("/b")) == 1);
+  CHECK(by_dst[server.url("/a")].first == "Page A");
+  CHECK(by_dst[server.url("/chunked")].second == "1");
+  CHECK(by_dst.count("http://example.invalid/x") == 1);
+  CHECK(scalar(db, "SELECT COUNT(*) FROM links WHERE dst_url LIKE 'mailto:%'") == "0");
+}
+
+TEST_CASE("full-text search finds crawled pages", "[crawl]") {
+  TestServer server;
+  serve_small_site(server);
+  TempDir dir;
+  std::string db = dir.file("crawl.db");
+  crawl_ok(test_options(db, {server.url("/")}));
+
+  auto hits = rows(db, "SELECT p.url FROM pages_fts JOIN pages p ON p.url_id = pages_fts.rowid "
+                       "WHERE pages_fts MATCH 'zebra'");
+  REQUIRE(hits.size() == 1);
+  CHECK(hits[0][0] == server.url("/gz"));
+}
+
+TEST_CASE("chunked and close-delimited bodies are read whole", "[crawl]") {
+  TestServer server;
+  server.on("/", [](const Request&, Response& r) {
+    r.html("<title>root</title><a href='/c'>c</a><a href='/d'>d</a>");
+  });
+  server.on("/c", [](const Request&, Response& r) { r.html("<p>" + std::string(100000, 'c') + "</p>").chunked(7); });
+  server.on("/d", [](const Request&, Response& r) { r.html("<p>" + std::string(50000, 'd') + "</p>").close_delimited(); });
+  TempDir dir;
+  std::string db = dir.file("crawl.db");
+  crawl_ok(test_options(db, {server.url("/")}));
+  CHECK(page_field(db, server.url("/c"), "length(text)") == "100000");
+  CHECK(page_field(db, server.url("/d"), "length(text)") == "50000");
+}
+
+TEST_CASE("HTTPS pages are fetched with a verified certificate over one kept-alive connection", "[crawl][tls]") {
+  TestCa ca;
+  TestServer::Options opts;
+  opts.tls = ca.issue({"localhost"}, {"127.0.0.1"});
+  TestServer server(opts);
+  serve_small_site(server);
+  TempDir dir;
+  std::string ca_file = dir.file("ca.pem");
+  REQUIRE(ca.write_pem(ca_file));
+  std::string db = dir.file("crawl.db");
+
+  auto o = test_options(db, {server.url("/")});
+  o.ca_file = ca_file;
+  crawl_ok(o);
+
+  CHECK(page_field(db, server.url("/a"), "title") == "A");
+  CHECK(page_field(db, server.url("/gz"), "text") == "compressed zebra text");
+  auto reqs = server.requests();
+  REQUIRE(reqs.size() == 8);
+  // --per-host 1: every request went over the same connection.
+  CHECK(std::all_of(reqs.begin(), reqs.end(), [&](auto& r) { return r.connection == reqs[0].connection; }));
+  CHECK(server.connection_count() == 1);
+}
+
+TEST_CASE("an untrusted certificate is a recorded error, not a crash", "[crawl][tls]") {
+  TestServer::Options opts;
+  opts.tls = TestCa::self_signed_identity({"localhost"}, {"127.0.0.1"});
+  TestServer server(opts);
+  serve_small_site(server);
+  TempDir dir;
+  std::string db = dir.file("crawl.db");
+
+  auto summary = crawl_ok(test_options(db, {server.url("/")}));
+  CHECK(summary.errors == 1);
+  CHECK(page_field(db, server.url("/"), "status") == "");
+  CHECK(page_field(db, server.url("/"), "error").find("certificate") != std::string::npos);
+}
+
+TEST_CASE("a host name that does not match the certificate is rejected", "[crawl][tls]") {
+  TestCa ca;
+  TestServer::Options opts;
+  opts.tls = ca.issue({"other.test"}, {});
+  TestServer server(opts);
+  serve_small_site(server);
+  TempDir dir;
+  std::string ca_file = dir.file("ca.pem");
+  REQUIRE(ca.write_pem(ca_file));
+  std::string db = dir.file("crawl.db");
+  auto o = test_options(db, {server.url("/")});
+  o.ca_file = ca_file;
+  crawl_ok(o);
+  CHECK(page_field(db, server.url("/"), "error").find("certificate") != std::string::npos);
+}
+
+TEST_CASE("the per-host delay separates request starts at the server", "[crawl][politeness]") {
+  TestServer server;
+  server.on("/", [](const Request&, Response& r) {
+    std::string body = "<title>root</title>";
+    for (int i = 0; i < 5; i++) body += "<a href='/p" + std::to_string(i) + "'>p</a>";
+    r.html(body);
+  });
+  for (int i = 0; i < 5; i++) {
+    server.on("/p" + std::to_string(i), [](const Request&, Response& r) { r.html("<p>x</p>"); });
+  }
+  TempDir dir;
+  auto o = test_options(dir.file("crawl.db"), {server.url("/")});
+  o.delay = 0.2;
+  crawl_ok(o);
+
+  auto reqs = server.requests();
+  REQUIRE(reqs.size() == 6);
+  for (std::size_t i = 1; i < reqs.size(); i++) {
+    auto gap = std::chrono::duration<double>(reqs[i].start - reqs[i - 1].start).count();
+    INFO("gap " << i << ": " << gap);
+    CHECK(gap >= 0.2);
+  }
+}
+
+TEST_CASE("per-host and global connection caps hold", "[crawl][politeness]") {
+  // Three hosts on 127.0.0.1-3, each page slow, so requests overlap if allowed.
+  std::vector<std::unique_ptr<TestServer>> servers;
+  std::mutex mutex;
+  std::map<std::string, int> active_by_host;
+  int active = 0, max_active = 0;
+  std::map<std::string, int> max_by_host;
+  std::vector<std::string> seeds;
+  for (int h = 1; h <= 3; h++) {
+    TestServer::Options opts;
+    opts.bind_address = "127.0.0." + std::to_string(h);
+    auto s = std::make_unique<TestServer>(opts);
+    std::string host = opts.bind_address;
+    auto handler = [&, host](const Request& req, Response& r) {
+      {
+        std::lock_guard lock(mutex);
+        active++;
+        active_by_host[host]++;
+        max_active = std::max(max_active, active);
+        max_by_host[host] = std::max(max_by_host[host], active_by_host[host]);
+      }
+      std::this_thread::sleep_for(80ms);
+      std::string body = "<title>t</title>";
+      if (req.path == "/") {
+        for (int i = 0; i < 6; i++) body += "<a href='/p" + std::to_string(i) + "'>p</a>";
+      }
+      r.html(body);
+      std::lock_guard lock(mutex);
+      active--;
+      active_by_host[host]--;
+    };
+    s->on("/", handler);
+    for (int i = 0; i < 6; i++) s->on("/p" + std::to_string(i), handler);
+    seeds.push_back(s->url("/"));
+    servers.push_back(std::move(s));
+  }
+  TempDir dir;
+  auto o = test_options(dir.file("crawl.db"), seeds);
+  o.per_host = 2;
+  o.concurrency = 3;
+  crawl_ok(o);
+
+  std::size_t total = 0;
+  for (auto& s : servers) total += s->requests().size();
+  CHECK(total == 21);
+  CHECK(max_active <= 3);
+  CHECK(max_active >= 2);  // the crawl did run requests in parallel
+  for (auto& [host, m] : max_by_host) {
+    INFO(host);
+    CHECK(m <= 2);
+  }
+}
+
+TEST_CASE("max depth and max pages limits stop the crawl", "[crawl]") {
+  TestServer server;
+  // A chain: /0 -> /1 -> /2 -> ... -> /9
+  for (int i = 0; i < 10; i++) {
+    server.on("/" + std::to_string(i), [i](const Request&, Response& r) {
+      r.html("<a href='/" + std::to_string(i + 1) + "'>next</a>");
+    });
+  }
+  TempDir dir;
+  SECTION("depth") {
+    auto o = test_options(dir.file("d.db"), {server.url("/0")});
+    o.max_depth = 3;
+    crawl_ok(o);
+    CHECK(server.requests().size() == 4);
+    CHECK(scalar(o.db_path, "SELECT state || ':' || reason FROM urls WHERE url = '" + server.url("/4") + "'") ==
+          "skipped:max depth");
+  }
+  SECTION("pages") {
+    auto o = test_options(dir.file("p.db"), {server.url("/0")});
+    o.max_pages = 5;
+    auto s = crawl_ok(o);
+    CHECK(server.requests().size() == 5);
+    CHECK(s.pages == 5);
+  }
+}
+
+TEST_CASE("a redirect loop is recorded and each URL is fetched once", "[crawl]") {
+  TestServer server;
+  server.on("/", [](const Request&, Response& r) { r.redirect(302, "/loop2"); });
+  server.on("/loop2", [](const Request&, Response& r) { r.redirect(302, "/"); });
+  TempDir dir;
+  std::string db = dir.file("crawl.db");
+  crawl_ok(test_options(db, {server.url("/")}));
+  CHECK(server.request_count("/") == 1);
+  CHECK(server.request_count("/loop2") == 1);
+  CHECK(page_field(db, server.url("/loop2"), "error") == "redirect loop");
+}
+
+TEST_CASE("a seed that redirects to another host brings that host into scope", "[crawl]") {
+  TestServer::Options on_other_host;
+  on_other_host.bind_address = "127.0.0.2";
+  TestServer target(on_other_host);
+  target.on("/", [](const Request&, Response& r) { r.html("<title>T</title><a href='/more'>more</a>"); });
+  target.on("/more", [](const Request&, Response& r) { r.html("<title>More</title>"); });
+  TestServer seed;
+  std::string where = target.url("/");
+  seed.on("/", [where](const Request&, Response& r) { r.redirect(301, where); });
+  TempDir dir;
+  std::string db = dir.file("crawl.db");
+  crawl_ok(test_options(db, {seed.url("/")}));
+  CHECK(target.request_count("/") == 1);
+  CHECK(target.request_count("/more") == 1);
+}
+
+TEST_CASE("a crawl resumes where it stopped without fetching a page twice", "[crawl][resume]") {
+  TestServer server;
+  for (int i = 0; i < 10; i++) {
+    server.on("/" + std::to_string(i), [i](const Request&, Response& r) {
+      std::string body = "<title>" + std::to_string(i) + "</title>";
+      for (int j = 0; j < 10; j++) body += "<a href='/" + std::to_string(j) + "'>x</a>";
+      r.html(body);
+    });
+  }
+  TempDir dir;
+  std::string db = dir.file("crawl.db");
+  auto first = test_options(db, {server.url("/0")});
+  first.max_pages = 4;
+  crawl_ok(first);
+  CHECK(server.requests().size() == 4);
+
+  auto again = test_options(db, {});  // no seeds: continue the crawl in the database
+  crawl_ok(again);
+  CHECK(server.requests().size() == 10);
+  for (int i = 0; i < 10; i++) CHECK(server.request_count("/" + std::to_string(i)) == 1);
+  CHECK(scalar(db, "SELECT COUNT(*) FROM pages") == "10");
+  CHECK(scalar(db, "PRAGMA integrity_check") == "ok");
+}
+
+TEST_CASE("transient failures are retried, then recorded", "[crawl]") {
+  TestServer server;
+  std::atomic<int> calls{0};
+  server.on("/", [&](const Request&, Response& r) {
+    if (calls++ == 0) {
+      r.status = 503;
+      r.set_header("Retry-After", "0");
+      r.html("busy");
+      return;
+    }
+    r.html("<title>ok now</title>");
+  });
+  server.on("/down", [](const Request&, Response& r) { r.status = 500; r.html("broken"); });
+  TempDir dir;
+  std::string db = dir.file("crawl.db");
+  auto o = test_options(db, {server.url("/"), server.url("/down")});
+  o.retries = 1;
+  o.delay = 0.01;
+  crawl_ok(o);
+  CHECK(page_field(db, server.url("/"), "title") == "ok now");
+  CHECK(server.request_count("/down") == 2);
+  CHECK(page_field(db, server.url("/down"), "status") == "500");
+}
+
+TEST_CASE("a connection refused is a recorded error", "[crawl]") {
+  uint16_t port;
+  {
+    TestServer gone;
+    port = gone.port();
+  }
+  TempDir dir;
+  std::string db = dir.file("crawl.db");
+  std::string url = "http://127.0.0.1:" + std::to_string(port) + "/";
+  auto s = crawl_ok(test_options(db, {url}));
+  CHECK(s.errors == 1);
+  CHECK(page_field(db, url, "error").find("connect") != std::string::npos);
+}
