@@ -11,6 +11,7 @@
 #include <ctime>
 #include <iomanip>
 #include <mutex>
+#include <unordered_map>
 #include <random>
 #include <sstream>
 
@@ -20,11 +21,15 @@
 #include "crawler/page_builder.h"
 #include "crawler/pipeline.h"
 #include "crawler/uv_util.h"
+#include "parser/robots.h"
 
 namespace webcrawl::crawler {
 namespace {
 
 constexpr int kMaxRedirects = 10;
+constexpr int kMaxRobotsRedirects = 5;        // RFC 9309 2.3.1.2: at least five
+constexpr double kRobotsTtl = 24 * 3600.0;    // RFC 9309 2.4: cache for at most 24 hours
+constexpr std::size_t kRobotsMaxBody = parser::kMaxRobotsBytes + 16 * 1024;
 constexpr double kGracePeriod = 3.0;         // seconds in-flight requests get after a stop
 constexpr double kMaxRetryWait = 3600.0;     // a longer Retry-After is not waited for
 constexpr std::size_t kPipelineBytes = 64u << 20;
@@ -84,6 +89,22 @@ class Crawl {
   void maybe_finish();
   void finish();
   void on_signal(int signum);
+
+  // robots.txt (RFC 9309), one entry per origin.
+  enum class RobotsGate { kAllowed, kDisallowed, kFetch };
+  struct Robots {
+    bool fetching = false;
+    bool known = false;
+    double fetched_at = 0;  // monotonic
+    parser::RobotsTxt rules = parser::RobotsTxt::allow_all();
+    std::string unavailable;  // why everything is disallowed (5xx, unreachable)
+  };
+  RobotsGate robots_gate(const Job& job, std::optional<parser::RobotsDecision>* decision);
+  void fetch_robots(const std::string& origin, parser::Url url, int hops, int attempt);
+  void on_robots(const std::string& origin, const parser::Url& url, int hops, int attempt,
+                 FetchResponse response);
+  void robots_known(const std::string& origin, parser::RobotsTxt rules, std::string unavailable);
+  storage::PageResult skipped_by_robots(const Job& job, const std::string& why);
   void abandon_in_flight();
   void print_progress(bool final);
 
@@ -132,6 +153,8 @@ class Crawl {
   bool finishing_ = false;
   int signal_ = 0;
   std::optional<Error> fatal_;
+  std::unordered_map<std::string, Robots> robots_;
+  std::string product_token_;
   bool tty_ = false;
   double last_line_ = 0;
 };
@@ -178,6 +201,7 @@ Result<CrawlSummary> Crawl::run() {
   if (auto r = prepare(); !r) return r.error();
   began_ = monotonic_seconds();
   tty_ = isatty(STDERR_FILENO);
+  product_token_ = parser::product_token(options_.user_agent);
   pipeline_limit_ = std::max<std::size_t>(64, 4 * static_cast<std::size_t>(options_.concurrency));
 
   uv_loop_init(&loop_);
@@ -266,12 +290,123 @@ void Crawl::pump() {
     while (!pipeline_full() && budget_left()) {
       auto job = frontier_.pop(now);
       if (!job) break;
+      if (options_.robots) {
+        std::optional<parser::RobotsDecision> decision;
+        RobotsGate gate = robots_gate(*job, &decision);
+        if (gate == RobotsGate::kFetch) {
+          // The host's first request is its robots.txt; the job waits in front.
+          std::string origin = job->url.origin;
+          frontier_.push_retry(std::move(*job), 0);
+          frontier_.set_blocked(origin, true);
+          auto robots_url = parser::parse_url(origin + "/robots.txt");
+          fetch_robots(origin, std::move(*robots_url), 0, 0);
+          continue;
+        }
+        if (gate == RobotsGate::kDisallowed) {
+          frontier_.cancel(job->url.origin);
+          const Robots& r = robots_[job->url.origin];
+          record(skipped_by_robots(*job, r.unavailable.empty() ? "robots" : "robots: " + r.unavailable));
+          continue;
+        }
+      }
       if (job->attempt == 0) started_++;
       start(std::move(*job));
     }
     arm_timer();
   }
   maybe_finish();
+}
+
+Crawl::RobotsGate Crawl::robots_gate(const Job& job, std::optional<parser::RobotsDecision>* decision) {
+  Robots& r = robots_[job.url.origin];
+  if (!r.known || monotonic_seconds() - r.fetched_at > kRobotsTtl) return RobotsGate::kFetch;
+  auto url = parser::parse_url(job.url.url);
+  if (!url) return RobotsGate::kAllowed;  // start() records the bad URL
+  *decision = r.rules.check(url->request_target());
+  return (*decision)->allowed ? RobotsGate::kAllowed : RobotsGate::kDisallowed;
+}
+
+void Crawl::fetch_robots(const std::string& origin, parser::Url url, int hops, int attempt) {
+  robots_[origin].fetching = true;
+  FetchRequest request{url, options_.timeout, kRobotsMaxBody};
+  fetcher_->fetch(std::move(request), [this, origin, url, hops, attempt](FetchResponse response) {
+    on_robots(origin, url, hops, attempt, std::move(response));
+  });
+}
+
+void Crawl::on_robots(const std::string& origin, const parser::Url& url, int hops, int attempt,
+                      FetchResponse response) {
+  bytes_ += response.wire_bytes;
+  int status = response.status.value_or(0);
+  if (!response.error && is_redirect(status) && !response.location.empty()) {
+    auto next = parser::resolve_url(url, response.location);
+    if (next && hops + 1 <= kMaxRobotsRedirects) return fetch_robots(origin, std::move(*next), hops + 1, attempt);
+    // RFC 9309 2.3.1.2: past the redirect limit, robots.txt counts as unavailable (4xx).
+    return robots_known(origin, parser::RobotsTxt::allow_all(), "");
+  }
+  if (is_transient(response) && attempt < options_.retries && !stopping_) {
+    // Retried in place, after a back-off; the host stays blocked meanwhile.
+    double wait = std::max(1.0, options_.delay) * std::pow(2.0, attempt);
+    auto* timer = new uv_timer_t;
+    uv_timer_init(&loop_, timer);
+    struct Retry { Crawl* crawl; std::string origin; parser::Url url; int attempt; };
+    timer->data = new Retry{this, origin, url, attempt + 1};
+    uv_timer_start(timer, [](uv_timer_t* h) {
+      auto* retry = static_cast<Retry*>(h->data);
+      Crawl* crawl = retry->crawl;
+      if (crawl->fetcher_ && !crawl->stopping_) {
+        crawl->fetch_robots(retry->origin, retry->url, 0, retry->attempt);
+      } else {
+        // Stopped meanwhile: the host's rules stay unknown, its URLs stay queued.
+        crawl->robots_[retry->origin].fetching = false;
+        crawl->frontier_.finished(retry->origin);
+        crawl->frontier_.set_blocked(retry->origin, false);
+        crawl->maybe_finish();
+      }
+      delete retry;
+      uv_close(reinterpret_cast<uv_handle_t*>(h), [](uv_handle_t* hh) { delete reinterpret_cast<uv_timer_t*>(hh); });
+    }, static_cast<uint64_t>(wait * 1000), 0);
+    return;
+  }
+  if (response.error) {
+    // RFC 9309 2.3.1.4: unreachable means everything is disallowed.
+    return robots_known(origin, parser::RobotsTxt::disallow_all(), "robots.txt unreachable: " + response.error->message);
+  }
+  if (status >= 500) {
+    return robots_known(origin, parser::RobotsTxt::disallow_all(),
+                        "robots.txt unavailable: HTTP " + std::to_string(status));
+  }
+  if (status >= 400) return robots_known(origin, parser::RobotsTxt::allow_all(), "");  // 2.3.1.3
+  if (status >= 200 && status < 300) {
+    return robots_known(origin, parser::RobotsTxt::parse(response.body, product_token_), "");
+  }
+  // Anything else (1xx, 3xx without Location): treat as unavailable, allow.
+  robots_known(origin, parser::RobotsTxt::allow_all(), "");
+}
+
+void Crawl::robots_known(const std::string& origin, parser::RobotsTxt rules, std::string unavailable) {
+  Robots& r = robots_[origin];
+  r.fetching = false;
+  r.known = true;
+  r.fetched_at = monotonic_seconds();
+  r.unavailable = std::move(unavailable);
+  if (auto crawl_delay = rules.crawl_delay(); crawl_delay && *crawl_delay > options_.delay) {
+    frontier_.set_delay(origin, *crawl_delay);
+  }
+  r.rules = std::move(rules);
+  frontier_.finished(origin);
+  frontier_.set_blocked(origin, false);
+  pump();
+}
+
+storage::PageResult Crawl::skipped_by_robots(const Job& job, const std::string& why) {
+  storage::PageResult r;
+  r.url_id = job.url.id;
+  r.final_url = job.url.url;
+  r.fetched_at = unix_now();
+  r.skipped = true;
+  r.error = why;
+  return r;
 }
 
 void Crawl::arm_timer() {

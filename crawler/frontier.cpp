@@ -9,6 +9,7 @@ Frontier::Host& Frontier::host_of(const std::string& origin) {
   if (!slot) {
     slot = std::make_unique<Host>();
     slot->origin = origin;
+    slot->gap = gap_;
   }
   return *slot;
 }
@@ -31,6 +32,7 @@ void Frontier::push_retry(Job job, double not_before) {
   Host& h = host_of(job.url.origin);
   h.queue.push_front(std::move(job));
   queued_++;
+  h.not_before = std::max(h.not_before, not_before);
   h.next_allowed = std::max(h.next_allowed, not_before);
   schedule(h);
 }
@@ -50,7 +52,7 @@ std::optional<Job> Frontier::pop(double now) {
     queued_--;
     h.active++;
     in_flight_++;
-    h.next_allowed = std::max(h.next_allowed, now + gap_);
+    h.next_allowed = std::max(h.next_allowed, now + h.gap);
     schedule(h);
     return job;
   }
@@ -65,6 +67,28 @@ void Frontier::finished(const std::string& origin) {
   if (!was_eligible) schedule(h);
 }
 
+void Frontier::cancel(const std::string& origin) {
+  Host& h = host_of(origin);
+  h.active--;
+  in_flight_--;
+  // pop() reserved the host's next gap for this start; nothing went out.
+  h.next_allowed = std::max(h.last_sent + h.gap, h.not_before);
+  schedule(h);
+}
+
+void Frontier::set_blocked(const std::string& origin, bool blocked) {
+  Host& h = host_of(origin);
+  h.blocked = blocked;
+  schedule(h);
+}
+
+void Frontier::set_delay(const std::string& origin, double delay) {
+  Host& h = host_of(origin);
+  h.gap = gap_for(delay);
+  h.next_allowed = std::max(h.next_allowed, h.last_sent + h.gap);
+  schedule(h);
+}
+
 std::optional<double> Frontier::next_ready_time() {
   if (in_flight_ >= static_cast<std::size_t>(policy_.concurrency)) return std::nullopt;
   while (!ready_.empty() && ready_.top().version != ready_.top().host->version) ready_.pop();
@@ -75,13 +99,13 @@ std::optional<double> Frontier::next_ready_time() {
 double Frontier::send_wait(const std::string& origin, double now) const {
   auto it = hosts_.find(origin);
   if (it == hosts_.end()) return 0;
-  return std::max(0.0, it->second->last_sent + gap_ - now);
+  return std::max(0.0, it->second->last_sent + it->second->gap - now);
 }
 
 void Frontier::sent(const std::string& origin, double at) {
   Host& h = host_of(origin);
   h.last_sent = std::max(h.last_sent, at);
-  double allowed = h.last_sent + gap_;
+  double allowed = h.last_sent + h.gap;
   if (allowed > h.next_allowed) {
     h.next_allowed = allowed;
     if (eligible(h)) schedule(h);

@@ -34,15 +34,17 @@ class Frontier {
     int concurrency = 64;
   };
   explicit Frontier(Policy policy)
-      : policy_(policy), gap_(policy.delay > 0 ? policy.delay + kMarginBase + kMarginShare * policy.delay : 0) {}
+      : policy_(policy), gap_(gap_for(policy.delay)) {}
 
   // What a host sees as the gap between two requests is our gap plus the
   // difference of two network and scheduling latencies; the margin keeps that
   // from dipping under the delay (measured: up to 2 ms on a loaded machine).
   static constexpr double kMarginBase = 0.005;
   static constexpr double kMarginShare = 0.02;
-  // The gap the scheduler keeps between request starts to one host.
-  double gap() const { return gap_; }
+  // The gap the scheduler keeps between request starts for a given delay.
+  static double gap_for(double delay) {
+    return delay > 0 ? delay + kMarginBase + kMarginShare * delay : 0;
+  }
 
   // Appends a URL to the back of its host's queue.
   void push(storage::QueuedUrl url);
@@ -54,6 +56,13 @@ class Frontier {
   // until finished() is called for it.
   std::optional<Job> pop(double now);
   void finished(const std::string& origin);
+  // Gives back a slot that pop() handed out but that sent nothing (a URL that
+  // robots.txt disallows): the host's delay does not count it.
+  void cancel(const std::string& origin);
+  // A blocked host starts nothing (while its robots.txt is being fetched).
+  void set_blocked(const std::string& origin, bool blocked);
+  // Sets one host's delay, e.g. max(--delay, Crawl-delay).
+  void set_delay(const std::string& origin, double delay);
 
   // The earliest time pop() could return something, if anything is queued and
   // a connection slot is free.
@@ -73,7 +82,10 @@ class Frontier {
     std::string origin;
     std::deque<Job> queue;
     int active = 0;
+    bool blocked = false;
+    double gap = 0;           // delay plus margin, see gap_for()
     double next_allowed = 0;  // no start before this (delay since last start, back-off)
+    double not_before = 0;    // back-off and Retry-After alone
     double last_sent = -1e18;
     uint64_t version = 0;     // heap entries with another version are stale
   };
@@ -86,7 +98,7 @@ class Frontier {
 
   Host& host_of(const std::string& origin);
   bool eligible(const Host& h) const {
-    return !h.queue.empty() && h.active < policy_.per_host;
+    return !h.blocked && !h.queue.empty() && h.active < policy_.per_host;
   }
   void schedule(Host& h);  // (re)inserts h into the heap when eligible
 

@@ -1,0 +1,115 @@
+// robots.txt as the crawler obeys it (the parser's rules are in tests/parser).
+#include <catch2/catch.hpp>
+
+#include "tests/crawler/crawl_support.h"
+#include "tests/support/test_server.h"
+
+using namespace webcrawl;
+using namespace webcrawl::testing;
+
+namespace {
+
+void serve_site(TestServer& s, std::string robots_body, int robots_status = 200) {
+  s.on("/robots.txt", [robots_body, robots_status](const Request&, Response& r) {
+    r.status = robots_status;
+    r.text(robots_body);
+  });
+  s.on("/", [](const Request&, Response& r) {
+    r.html("<a href='/open'>open</a><a href='/private/x'>private</a><a href='/private/ok'>ok</a>");
+  });
+  for (const char* p : {"/open", "/private/x", "/private/ok"}) {
+    s.on(p, [](const Request&, Response& r) { r.html("<title>page</title>"); });
+  }
+}
+
+crawler::CrawlOptions polite(const std::string& db, const std::string& seed) {
+  auto o = test_options(db, {seed});
+  o.robots = true;
+  o.user_agent = "webcrawl-test/1.0";
+  return o;
+}
+
+}  // namespace
+
+TEST_CASE("robots.txt is fetched once, first, and disallowed URLs are recorded, never requested", "[robots]") {
+  TestServer server;
+  serve_site(server, "User-agent: *\nDisallow: /private/\nAllow: /private/ok\n");
+  TempDir dir;
+  std::string db = dir.file("crawl.db");
+  crawl_ok(polite(db, server.url("/")));
+
+  auto reqs = server.requests();
+  REQUIRE(!reqs.empty());
+  CHECK(reqs[0].path == "/robots.txt");
+  CHECK(server.request_count("/robots.txt") == 1);
+  CHECK(server.request_count("/private/x") == 0);
+  CHECK(server.request_count("/private/ok") == 1);
+  CHECK(server.request_count("/open") == 1);
+  CHECK(scalar(db, "SELECT error FROM pages WHERE url = '" + server.url("/private/x") + "'") == "robots");
+  CHECK(scalar(db, "SELECT state FROM urls WHERE url = '" + server.url("/private/x") + "'") == "skipped");
+}
+
+TEST_CASE("the group for our product token wins over *", "[robots]") {
+  TestServer server;
+  serve_site(server, "User-agent: *\nDisallow: /\n\nUser-agent: WEBCRAWL-TEST\nDisallow: /open\n");
+  TempDir dir;
+  crawl_ok(polite(dir.file("crawl.db"), server.url("/")));
+  CHECK(server.request_count("/") == 1);
+  CHECK(server.request_count("/open") == 0);
+  CHECK(server.request_count("/private/x") == 1);
+}
+
+TEST_CASE("a robots.txt 404 allows everything", "[robots]") {
+  TestServer server;
+  serve_site(server, "Disallow: /", 404);
+  TempDir dir;
+  crawl_ok(polite(dir.file("crawl.db"), server.url("/")));
+  CHECK(server.request_count("/private/x") == 1);
+}
+
+TEST_CASE("a robots.txt 5xx disallows the whole host", "[robots]") {
+  TestServer server;
+  serve_site(server, "", 503);
+  TempDir dir;
+  std::string db = dir.file("crawl.db");
+  crawl_ok(polite(db, server.url("/")));
+  CHECK(server.request_count("/") == 0);
+  CHECK(scalar(db, "SELECT error FROM pages WHERE url = '" + server.url("/") + "'") ==
+        "robots: robots.txt unavailable: HTTP 503");
+}
+
+TEST_CASE("Crawl-delay lengthens the host's delay", "[robots][politeness]") {
+  TestServer server;
+  serve_site(server, "User-agent: *\nCrawl-delay: 0.3\n");
+  TempDir dir;
+  crawl_ok(polite(dir.file("crawl.db"), server.url("/")));
+  auto reqs = server.requests();
+  REQUIRE(reqs.size() == 5);  // robots.txt and four pages
+  for (std::size_t i = 2; i < reqs.size(); i++) {
+    double gap = std::chrono::duration<double>(reqs[i].start - reqs[i - 1].start).count();
+    INFO(reqs[i].path << " gap " << gap);
+    CHECK(gap >= 0.3);
+  }
+}
+
+TEST_CASE("robots.txt redirects are followed", "[robots]") {
+  TestServer server;
+  serve_site(server, "");
+  server.on("/robots.txt", [](const Request&, Response& r) { r.redirect(301, "/real-robots.txt"); });
+  server.on("/real-robots.txt", [](const Request&, Response& r) { r.text("User-agent: *\nDisallow: /open\n"); });
+  TempDir dir;
+  crawl_ok(polite(dir.file("crawl.db"), server.url("/")));
+  CHECK(server.request_count("/real-robots.txt") == 1);
+  CHECK(server.request_count("/open") == 0);
+}
+
+TEST_CASE("with robots off, robots.txt is neither fetched nor obeyed", "[robots]") {
+  TestServer server;
+  serve_site(server, "User-agent: *\nDisallow: /\n");
+  TempDir dir;
+  auto o = polite(dir.file("crawl.db"), server.url("/"));
+  o.robots = false;
+  crawl_ok(o);
+  CHECK(server.request_count("/robots.txt") == 0);
+  CHECK(server.request_count("/private/x") == 1);
+}
