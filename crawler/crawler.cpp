@@ -144,6 +144,7 @@ class Crawl {
   int64_t started_ = 0;             // first attempts started by this run
   int64_t stored_ = 0;              // documents committed by this run
   int64_t errors_ = 0;
+  int64_t skipped_ = 0;             // never requested (robots.txt)
   int64_t bytes_ = 0;
   uint64_t requests_ = 0;
   uint64_t connections_ = 0;
@@ -531,7 +532,11 @@ storage::PageResult Crawl::redirect_result(const Job& job, const parser::Url& fr
 }
 
 void Crawl::record(storage::PageResult result, std::size_t weight) {
-  if (!result.error.empty() && !result.status) errors_++;
+  if (result.skipped) {
+    skipped_++;
+  } else if (!result.error.empty() && !result.status) {
+    errors_++;
+  }
   pipeline_items_++;
   pipeline_bytes_ += weight;
   writer_->submit(WriterItem{std::move(result), weight});
@@ -630,8 +635,10 @@ void Crawl::print_progress(bool final) {
   std::ostringstream line;
   line << std::fixed << std::setprecision(1);
   if (final) {
-    line << "crawled " << stored_ << " pages in " << elapsed << "s (" << stored_ / elapsed
-         << " pages/s), " << errors_ << " errors, " << bytes_ / 1024 << " KiB, " << requests_
+    int64_t crawled = stored_ - skipped_;
+    line << "crawled " << crawled << " pages in " << elapsed << "s (" << crawled / elapsed
+         << " pages/s), " << errors_ << " errors, " << skipped_ << " disallowed by robots.txt, "
+         << bytes_ / 1024 << " KiB, " << requests_
          << " requests over " << connections_ << " connections";
     if (requests_ > 0 && connections_ > 0) {
       line << " (" << static_cast<double>(requests_) / static_cast<double>(connections_) << " per connection)";
