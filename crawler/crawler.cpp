@@ -33,6 +33,7 @@ constexpr std::size_t kRobotsMaxBody = parser::kMaxRobotsBytes + 16 * 1024;
 constexpr double kGracePeriod = 3.0;         // seconds in-flight requests get after a stop
 constexpr double kMaxRetryWait = 3600.0;     // a longer Retry-After is not waited for
 constexpr std::size_t kPipelineBytes = 64u << 20;
+constexpr std::size_t kMinWindow = 16;        // queued URLs per host kept in memory
 
 double unix_now() {
   using namespace std::chrono;
@@ -69,7 +70,8 @@ class Crawl {
   Crawl(const CrawlOptions& options, std::ostream& log)
       : options_(options),
         log_(log),
-        frontier_({options.delay, options.per_host, options.concurrency}),
+        frontier_({options.delay, options.per_host, options.concurrency,
+                   std::max<std::size_t>(kMinWindow, 4 * static_cast<std::size_t>(options.per_host))}),
         policy_(options.scope, options.max_depth),
         rng_(std::random_device{}()) {}
 
@@ -186,7 +188,8 @@ Result<void> Crawl::prepare() {
   for (const std::string& s : *roots) {
     if (auto url = parser::parse_url(s)) policy_.add_seed_host(url->hostname());
   }
-  auto queued = store_->queued_urls();
+  // Only counts are loaded; each host's first window comes through a refill.
+  auto queued = store_->queued_by_host();
   if (!queued) return queued.error();
   auto count = store_->document_count();
   if (!count) return count.error();
@@ -194,7 +197,7 @@ Result<void> Crawl::prepare() {
   if (queued->empty() && roots->empty()) {
     return Error{Code::kInvalidArgument, "nothing to crawl: give seed URLs or --seeds FILE"};
   }
-  for (auto& q : *queued) frontier_.push(std::move(q));
+  for (auto& [origin, n] : *queued) frontier_.add_on_disk(origin, n);
   return {};
 }
 
@@ -237,7 +240,7 @@ Result<CrawlSummary> Crawl::run() {
                                            : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   parsers_ = std::make_unique<WorkerPool<FetchedPage>>(threads, [this](FetchedPage&& page) {
     std::size_t weight = page.body.size();
-    writer_->submit(WriterItem{build_page(std::move(page), policy_), weight});
+    writer_->submit(WriterItem{build_page(std::move(page), policy_), weight, std::nullopt});
   });
 
   timer_ = new uv_timer_t;
@@ -287,6 +290,7 @@ Result<CrawlSummary> Crawl::run() {
 void Crawl::pump() {
   if (finishing_) return;
   if (!stopping_ && !fatal_) {
+    for (RefillRequest& r : frontier_.take_refills()) writer_->request_refill(std::move(r));
     double now = monotonic_seconds();
     while (!pipeline_full() && budget_left()) {
       auto job = frontier_.pop(now);
@@ -539,7 +543,7 @@ void Crawl::record(storage::PageResult result, std::size_t weight) {
   }
   pipeline_items_++;
   pipeline_bytes_ += weight;
-  writer_->submit(WriterItem{std::move(result), weight});
+  writer_->submit(WriterItem{std::move(result), weight, std::nullopt});
 }
 
 void Crawl::on_wake() {
@@ -559,6 +563,7 @@ void Crawl::on_wake() {
     }
     stored_ += static_cast<int64_t>(reply.items);
     for (auto& q : reply.queued) frontier_.push(std::move(q));
+    for (auto& r : reply.refills) frontier_.refilled(r.origin, std::move(r.urls), r.exhausted);
   }
   if (!finishing_ && timer_) pump();
 }

@@ -20,8 +20,61 @@ void Frontier::schedule(Host& h) {
   ready_.push(Entry{h.next_allowed, h.version, &h});
 }
 
+void Frontier::want_refill(Host& h) {
+  if (policy_.window == 0 || h.on_disk == 0 || h.refilling) return;
+  if (h.queue.size() > policy_.window / 2) return;
+  h.refilling = true;
+  refills_.push_back(&h);
+}
+
+std::vector<RefillRequest> Frontier::take_refills() {
+  std::vector<RefillRequest> out;
+  for (Host* h : refills_) {
+    out.push_back({h->origin, h->last_loaded, policy_.window - std::min(policy_.window, h->queue.size())});
+  }
+  refills_.clear();
+  return out;
+}
+
+void Frontier::add_on_disk(const std::string& origin, int64_t count) {
+  Host& h = host_of(origin);
+  h.on_disk += count;
+  on_disk_ += count;
+  want_refill(h);
+}
+
+void Frontier::refilled(const std::string& origin, std::vector<storage::QueuedUrl> urls, bool exhausted) {
+  Host& h = host_of(origin);
+  h.refilling = false;
+  bool was_eligible = eligible(h);
+  int64_t moved = 0;
+  for (auto& url : urls) {
+    if (url.id <= h.last_loaded) continue;  // already here (it arrived while we asked)
+    h.last_loaded = url.id;
+    h.queue.push_back(Job{std::move(url), 0});
+    queued_++;
+    moved++;
+  }
+  int64_t gone = exhausted ? h.on_disk : std::min(h.on_disk, moved);
+  h.on_disk -= gone;
+  on_disk_ -= gone;
+  if (!was_eligible) schedule(h);
+  want_refill(h);
+}
+
 void Frontier::push(storage::QueuedUrl url) {
   Host& h = host_of(url.origin);
+  // Keep it in memory while the window has room and nothing older waits on
+  // disk; ids at or below last_loaded (a re-queued old URL) are kept too, as
+  // a refill, which reads forward from last_loaded, would never find them.
+  bool keep = policy_.window == 0 || url.id <= h.last_loaded ||
+              (h.on_disk == 0 && h.queue.size() < policy_.window);
+  if (!keep) {
+    h.on_disk++;
+    on_disk_++;
+    return want_refill(h);
+  }
+  h.last_loaded = std::max(h.last_loaded, url.id);
   bool was_eligible = eligible(h);
   h.queue.push_back(Job{std::move(url), 0});
   queued_++;
@@ -54,6 +107,7 @@ std::optional<Job> Frontier::pop(double now) {
     in_flight_++;
     h.next_allowed = std::max(h.next_allowed, now + h.gap);
     schedule(h);
+    want_refill(h);
     return job;
   }
   return std::nullopt;

@@ -6,6 +6,11 @@
 // at least its delay ago, (2) the host has fewer than `per_host` requests in
 // flight, and (3) fewer than `concurrency` requests are in flight in all.
 // Times are monotonic seconds. Loop thread only; no I/O.
+//
+// Memory stays bounded whatever the crawl's size: with a window W, a host
+// keeps at most W queued URLs in memory (its lowest ids, so the queue stays
+// breadth-first); the others are only counted, and come back from the
+// database in id order through take_refills() and refilled().
 #pragma once
 
 #include <cstddef>
@@ -21,6 +26,13 @@
 
 namespace webcrawl::crawler {
 
+// Asks the store for the next window of one host's queue.
+struct RefillRequest {
+  std::string origin;
+  int64_t after_id = 0;   // ids up to this one are in memory or done
+  std::size_t limit = 0;
+};
+
 struct Job {
   storage::QueuedUrl url;
   int attempt = 0;  // 0 for the first try; retries count up
@@ -32,6 +44,7 @@ class Frontier {
     double delay = 1.0;
     int per_host = 1;
     int concurrency = 64;
+    std::size_t window = 0;  // queued URLs kept in memory per host; 0: all
   };
   explicit Frontier(Policy policy)
       : policy_(policy), gap_(gap_for(policy.delay)) {}
@@ -46,8 +59,16 @@ class Frontier {
     return delay > 0 ? delay + kMarginBase + kMarginShare * delay : 0;
   }
 
-  // Appends a URL to the back of its host's queue.
+  // Appends a URL to the back of its host's queue (or counts it as on disk
+  // when the host's window is full).
   void push(storage::QueuedUrl url);
+  // A host with `count` URLs queued in the database and none in memory (resume).
+  void add_on_disk(const std::string& origin, int64_t count);
+  // The refills hosts need now: each host asks once until refilled() answers.
+  std::vector<RefillRequest> take_refills();
+  // The answer to a refill: `urls` in id order; `exhausted` when the store had
+  // no more than these.
+  void refilled(const std::string& origin, std::vector<storage::QueuedUrl> urls, bool exhausted);
   // Puts a job back at the front of its host's queue, not to start before
   // `not_before` (back-off, Retry-After). Used for retries.
   void push_retry(Job job, double not_before);
@@ -73,7 +94,8 @@ class Frontier {
   double send_wait(const std::string& origin, double now) const;
   void sent(const std::string& origin, double at);
 
-  std::size_t queued() const { return queued_; }
+  std::size_t queued() const { return queued_ + static_cast<std::size_t>(on_disk_); }
+  std::size_t in_memory() const { return queued_; }
   std::size_t in_flight() const { return in_flight_; }
   std::size_t hosts() const { return hosts_.size(); }
 
@@ -88,6 +110,9 @@ class Frontier {
     double not_before = 0;    // back-off and Retry-After alone
     double last_sent = -1e18;
     uint64_t version = 0;     // heap entries with another version are stale
+    int64_t on_disk = 0;      // queued in the database, not in `queue`
+    int64_t last_loaded = 0;  // the highest id that entered `queue`
+    bool refilling = false;   // a refill was asked for and not yet answered
   };
   struct Entry {
     double at;
@@ -101,13 +126,16 @@ class Frontier {
     return !h.blocked && !h.queue.empty() && h.active < policy_.per_host;
   }
   void schedule(Host& h);  // (re)inserts h into the heap when eligible
+  void want_refill(Host& h);
 
   Policy policy_;
   double gap_;
   std::unordered_map<std::string, std::unique_ptr<Host>> hosts_;
   std::priority_queue<Entry, std::vector<Entry>, std::greater<Entry>> ready_;
-  std::size_t queued_ = 0;
+  std::size_t queued_ = 0;   // in memory
+  int64_t on_disk_ = 0;      // counted only
   std::size_t in_flight_ = 0;
+  std::vector<Host*> refills_;
 };
 
 }  // namespace webcrawl::crawler

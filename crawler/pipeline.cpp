@@ -22,14 +22,19 @@ void StoreWriter::run() {
     auto batch = queue_.take(kMaxBatch);
     if (batch.empty()) return;
     WriterReply reply;
-    reply.items = batch.size();
     std::vector<storage::PageResult> results;
+    std::vector<RefillRequest> refills;
     results.reserve(batch.size());
     for (auto& item : batch) {
+      if (item.refill) {
+        refills.push_back(std::move(*item.refill));
+        continue;
+      }
       reply.weight += item.weight;
       results.push_back(std::move(item.result));
     }
-    if (!failed) {
+    reply.items = results.size();
+    if (!failed && !results.empty()) {
       auto committed = store_->commit(results);
       if (committed) {
         reply.queued = std::move(*committed);
@@ -37,6 +42,21 @@ void StoreWriter::run() {
         failed = true;
         reply.error = committed.error();
       }
+    }
+    // Refills read after the commit, so they see every URL it queued.
+    for (RefillRequest& r : refills) {
+      Refill refill{r.origin, {}, true};
+      if (!failed) {
+        auto urls = store_->queued_for_host(r.origin, r.after_id, r.limit);
+        if (urls) {
+          refill.exhausted = urls->size() < r.limit;
+          refill.urls = std::move(*urls);
+        } else {
+          failed = true;
+          reply.error = urls.error();
+        }
+      }
+      reply.refills.push_back(std::move(refill));
     }
     reply_(std::move(reply));
   }

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "crawler/frontier.h"
 #include "storage/store.h"
 
 namespace webcrawl::crawler {
@@ -87,15 +88,24 @@ class WorkerPool {
   std::vector<std::thread> threads_;
 };
 
+struct Refill {
+  std::string origin;
+  std::vector<storage::QueuedUrl> urls;
+  bool exhausted = false;  // fewer than asked: nothing more is queued on disk
+};
+
+// Either a result to commit or, with `refill` set, a frontier refill.
 struct WriterItem {
   storage::PageResult result;
   std::size_t weight = 0;  // bytes it held in the pipeline
+  std::optional<RefillRequest> refill;
 };
 
 struct WriterReply {
-  std::size_t items = 0;
+  std::size_t items = 0;                   // results committed
   std::size_t weight = 0;
   std::vector<storage::QueuedUrl> queued;  // newly queued by this batch
+  std::vector<Refill> refills;
   std::optional<Error> error;              // the store failed: the crawl must stop
 };
 
@@ -108,6 +118,12 @@ class StoreWriter {
   StoreWriter(std::unique_ptr<storage::Store> store, std::function<void(WriterReply)> reply);
   ~StoreWriter();
   void submit(WriterItem item) { queue_.push(std::move(item)); }
+  // Answered after the results submitted before it are committed.
+  void request_refill(RefillRequest request) {
+    WriterItem item;
+    item.refill = std::move(request);
+    queue_.push(std::move(item));
+  }
   // Commits everything submitted so far, then joins the thread. Returns the store.
   std::unique_ptr<storage::Store> stop();
 

@@ -49,7 +49,7 @@ CREATE TABLE urls(
   reason TEXT,
   discovered_at REAL NOT NULL
 );
-CREATE INDEX urls_queued ON urls(id) WHERE state = 'queued';
+CREATE INDEX urls_queued ON urls(host_id, id) WHERE state = 'queued';  -- per-host frontier windows
 CREATE INDEX urls_host ON urls(host_id);
 CREATE TABLE documents(
   url_id INTEGER PRIMARY KEY REFERENCES urls(id),
@@ -839,6 +839,36 @@ Result<std::vector<QueuedUrl>> Store::queued_urls() {
                                               static_cast<int>(row.integer(4))});
                     });
   if (!r) return r.error();
+  return out;
+}
+
+Result<std::vector<std::pair<std::string, int64_t>>> Store::queued_by_host() {
+  std::vector<std::pair<std::string, int64_t>> out;
+  auto r = each_row(db_,
+                    "SELECT h.origin, q.n FROM (SELECT host_id, count(*) AS n FROM urls "
+                    "WHERE state = 'queued' GROUP BY host_id) q JOIN hosts h ON h.id = q.host_id "
+                    "ORDER BY q.host_id",
+                    {}, [&](const Call& row) { out.emplace_back(row.text(0), row.integer(1)); });
+  if (!r) return r.error();
+  return out;
+}
+
+Result<std::vector<QueuedUrl>> Store::queued_for_host(const std::string& origin, int64_t after_id,
+                                                      std::size_t limit) {
+  std::vector<QueuedUrl> out;
+  auto stmt = prepare(db_,
+                      "SELECT u.id, u.url, u.depth, u.redirects FROM urls u "
+                      "WHERE u.host_id = (SELECT id FROM hosts WHERE origin = ?1) "
+                      "AND u.state = 'queued' AND u.id > ?2 ORDER BY u.id LIMIT ?3");
+  if (!stmt) return stmt.error();
+  Call call(stmt->get());
+  call.bind_text(1, origin).bind_int(2, after_id).bind_int(3, static_cast<int64_t>(limit));
+  int rc;
+  while ((rc = call.step()) == SQLITE_ROW) {
+    out.push_back(QueuedUrl{call.integer(0), call.text(1), origin, static_cast<int>(call.integer(2)),
+                            static_cast<int>(call.integer(3))});
+  }
+  if (rc != SQLITE_DONE) return from_sqlite(db_, "queued urls of " + origin);
   return out;
 }
 

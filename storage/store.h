@@ -133,8 +133,14 @@ class Store {
   // redirect back into its own chain is recorded as error "redirect loop").
   // Returns the URLs newly queued by these results.
   Result<std::vector<QueuedUrl>> commit(const std::vector<PageResult>& results);
-  // Every URL still queued, in id order (used to resume a crawl).
+  // Every URL still queued, in id order.
   Result<std::vector<QueuedUrl>> queued_urls();
+  // How many URLs each origin has queued (to resume a crawl without loading them).
+  Result<std::vector<std::pair<std::string, int64_t>>> queued_by_host();
+  // Up to `limit` queued URLs of `origin` with ids above `after_id`, in id
+  // order: the next window of that host's queue.
+  Result<std::vector<QueuedUrl>> queued_for_host(const std::string& origin, int64_t after_id,
+                                                 std::size_t limit);
   // Every depth-0 URL: the seeds and the targets of their redirects, which
   // define a crawl's scope when it resumes.
   Result<std::vector<std::string>> seed_urls();

@@ -369,3 +369,52 @@ TEST_CASE("a connection refused is a recorded error", "[crawl]") {
   CHECK(s.errors == 1);
   CHECK(page_field(db, url, "error").find("connect") != std::string::npos);
 }
+
+TEST_CASE("a redirect chain longer than 10 hops is cut and recorded", "[crawl]") {
+  TestServer server;
+  for (int i = 0; i < 15; i++) {
+    server.on("/r" + std::to_string(i), [i](const Request&, Response& r) {
+      r.redirect(302, "/r" + std::to_string(i + 1));
+    });
+  }
+  TempDir dir;
+  std::string db = dir.file("crawl.db");
+  crawl_ok(test_options(db, {server.url("/r0")}));
+  // r0 is the seed; r1..r10 are the ten hops allowed; r10's redirect is the eleventh.
+  CHECK(server.request_count("/r10") == 1);
+  CHECK(server.request_count("/r11") == 0);
+  CHECK(page_field(db, server.url("/r10"), "error") == "too many redirects");
+  CHECK(scalar(db, "SELECT reason FROM urls WHERE url = '" + server.url("/r11") + "'") == "too many redirects");
+  CHECK(page_field(db, server.url("/r0"), "final_url") == server.url("/r10"));
+}
+
+TEST_CASE("a host with far more URLs than its in-memory window is crawled completely, breadth-first", "[crawl][resume]") {
+  TestServer server;
+  server.on("/", [](const Request&, Response& r) {
+    std::string body;
+    for (int i = 0; i < 150; i++) body += "<a href='/p" + std::to_string(i) + "'>p</a>";
+    r.html(body);
+  });
+  for (int i = 0; i < 150; i++) {
+    server.on("/p" + std::to_string(i), [](const Request&, Response& r) { r.html("<title>p</title>"); });
+  }
+  TempDir dir;
+  std::string db = dir.file("crawl.db");
+  SECTION("in one run") {
+    crawl_ok(test_options(db, {server.url("/")}));
+  }
+  SECTION("resumed from a queue on disk") {
+    auto first = test_options(db, {server.url("/")});
+    first.max_pages = 40;
+    crawl_ok(first);
+    CHECK(server.requests().size() == 40);
+    crawl_ok(test_options(db, {}));
+  }
+  auto reqs = server.requests();
+  REQUIRE(reqs.size() == 151);
+  for (int i = 0; i < 150; i++) {
+    INFO(i);
+    CHECK(reqs[static_cast<std::size_t>(i) + 1].path == "/p" + std::to_string(i));  // id order = discovery order
+  }
+  CHECK(scalar(db, "SELECT COUNT(*) FROM frontier WHERE state = 'queued'") == "0");
+}

@@ -1,0 +1,148 @@
+// The scheduler as pure bookkeeping: no loop, no sockets, times given by hand.
+#include <catch2/catch.hpp>
+
+#include "crawler/frontier.h"
+
+using webcrawl::crawler::Frontier;
+using webcrawl::storage::QueuedUrl;
+
+namespace {
+
+QueuedUrl url(int64_t id, const std::string& origin) {
+  return QueuedUrl{id, origin + "/" + std::to_string(id), origin, 1, 0};
+}
+
+Frontier::Policy policy(double delay, int per_host, int concurrency, std::size_t window = 0) {
+  Frontier::Policy p;
+  p.delay = delay;
+  p.per_host = per_host;
+  p.concurrency = concurrency;
+  p.window = window;
+  return p;
+}
+
+}  // namespace
+
+TEST_CASE("a host's next request waits for its delay while other hosts go ahead", "[frontier]") {
+  Frontier f(policy(1.0, 1, 10));
+  f.push(url(1, "http://a"));
+  f.push(url(2, "http://a"));
+  f.push(url(3, "http://b"));
+
+  auto first = f.pop(100.0);
+  REQUIRE(first);
+  CHECK(first->url.id == 1);
+  f.sent("http://a", 100.0);
+  f.finished("http://a");
+  auto second = f.pop(100.0);
+  REQUIRE(second);
+  CHECK(second->url.id == 3);  // a must wait; b is ready
+  f.finished("http://b");
+  CHECK_FALSE(f.pop(100.5));
+  CHECK(*f.next_ready_time() >= 101.0);
+  CHECK_FALSE(f.pop(101.0));  // the margin keeps the host's gap above the delay
+  auto third = f.pop(101.1);
+  REQUIRE(third);
+  CHECK(third->url.id == 2);
+}
+
+TEST_CASE("per-host and global caps bound what is in flight", "[frontier]") {
+  Frontier f(policy(0, 2, 3));
+  for (int i = 0; i < 5; i++) f.push(url(i + 1, "http://a"));
+  for (int i = 0; i < 5; i++) f.push(url(i + 10, "http://b"));
+  int a = 0, b = 0;
+  while (auto job = f.pop(0)) (job->url.origin == "http://a" ? a : b)++;
+  CHECK(a + b == 3);
+  CHECK(a <= 2);
+  CHECK(b <= 2);
+  CHECK(f.in_flight() == 3);
+  f.finished("http://a");
+  CHECK(f.pop(0));
+  CHECK_FALSE(f.pop(0));
+}
+
+TEST_CASE("the send gate holds a request until the host's gap has passed", "[frontier]") {
+  Frontier f(policy(2.0, 2, 10));
+  f.push(url(1, "http://a"));
+  f.sent("http://a", 50.0);
+  CHECK(f.send_wait("http://a", 51.0) == Approx(1.0 + Frontier::kMarginBase + 2.0 * Frontier::kMarginShare));
+  CHECK(f.send_wait("http://a", 53.0) == 0.0);
+  CHECK(f.send_wait("http://unknown", 0) == 0.0);
+}
+
+TEST_CASE("a cancelled start does not cost the host its delay", "[frontier]") {
+  Frontier f(policy(5.0, 1, 10));
+  f.push(url(1, "http://a"));
+  f.push(url(2, "http://a"));
+  auto job = f.pop(10.0);
+  REQUIRE(job);
+  f.cancel("http://a");  // e.g. robots.txt disallowed it: nothing was sent
+  auto next = f.pop(10.0);
+  REQUIRE(next);
+  CHECK(next->url.id == 2);
+}
+
+TEST_CASE("a blocked host starts nothing until unblocked", "[frontier]") {
+  Frontier f(policy(0, 1, 10));
+  f.push(url(1, "http://a"));
+  f.set_blocked("http://a", true);
+  CHECK_FALSE(f.pop(0));
+  f.set_blocked("http://a", false);
+  CHECK(f.pop(0));
+}
+
+TEST_CASE("retries go first, after their back-off", "[frontier]") {
+  Frontier f(policy(0, 1, 10));
+  f.push(url(1, "http://a"));
+  f.push(url(2, "http://a"));
+  auto job = f.pop(0);
+  f.finished("http://a");
+  job->attempt++;
+  f.push_retry(std::move(*job), 30.0);
+  CHECK_FALSE(f.pop(29.0));
+  auto again = f.pop(30.0);
+  REQUIRE(again);
+  CHECK(again->url.id == 1);
+  CHECK(again->attempt == 1);
+}
+
+TEST_CASE("with a window, a host holds few URLs in memory and refills in id order", "[frontier]") {
+  Frontier f(policy(0, 1, 10, 4));
+  for (int i = 1; i <= 10; i++) f.push(url(i, "http://a"));
+  CHECK(f.queued() == 10);
+  CHECK(f.in_memory() == 4);
+  CHECK(f.take_refills().empty());  // the window is full
+
+  std::vector<int64_t> order;
+  auto drain = [&] {
+    while (auto job = f.pop(0)) {
+      order.push_back(job->url.id);
+      f.finished("http://a");
+    }
+  };
+  drain();
+  auto refills = f.take_refills();
+  REQUIRE(refills.size() == 1);
+  CHECK(refills[0].after_id == 4);
+  CHECK(refills[0].limit == 4);
+  CHECK(f.take_refills().empty());  // asked once until answered
+  f.refilled("http://a", {url(5, "http://a"), url(6, "http://a"), url(7, "http://a"), url(8, "http://a")}, false);
+  drain();
+  refills = f.take_refills();
+  REQUIRE(refills.size() == 1);
+  f.refilled("http://a", {url(9, "http://a"), url(10, "http://a")}, true);
+  drain();
+  CHECK(order == std::vector<int64_t>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10});
+  CHECK(f.queued() == 0);
+}
+
+TEST_CASE("a resumed host starts with its queue on disk", "[frontier]") {
+  Frontier f(policy(0, 1, 10, 8));
+  f.add_on_disk("http://a", 1000);
+  CHECK(f.queued() == 1000);
+  CHECK_FALSE(f.pop(0));
+  auto refills = f.take_refills();
+  REQUIRE(refills.size() == 1);
+  CHECK(refills[0].after_id == 0);
+  CHECK(refills[0].limit == 8);
+}
