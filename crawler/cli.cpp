@@ -3,6 +3,9 @@
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
 #include <csignal>
 #include <iomanip>
 #include <iostream>
@@ -188,16 +191,30 @@ int run_search(const std::string& db, const std::string& query, int limit) {
   return kExitOk;
 }
 
-int run_query(const std::string& db, const std::string& sql, const std::string& format) {
+int run_query(const std::string& db, const std::string& sql, const std::string& format,
+              std::ostream& out = std::cout) {
   auto store = open_read_only(db);
   if (!store) return fail(store.error());
-  RowPrinter printer(format, std::cout);
+  RowPrinter printer(format, out);
   auto r = (*store)->query(
       sql, [&](const std::vector<std::string>& names) { printer.columns(names); },
       [&](const std::vector<storage::Value>& row) { printer.row(row); });
   if (!r) return fail(r.error());
   printer.end();
+  out.flush();
+  if (!out) return fail(Error{Code::kIo, "cannot write the output"});
   return kExitOk;
+}
+
+// Streams a whole view row by row, so exporting millions of pages needs no
+// more memory than one row.
+int run_export(const std::string& db, const std::string& table, const std::string& format,
+               const std::string& output) {
+  const std::string sql = "SELECT * FROM " + table + (table == "pages" ? " ORDER BY url_id" : "");
+  if (output.empty() || output == "-") return run_query(db, sql, format);
+  std::ofstream file(output, std::ios::binary | std::ios::trunc);
+  if (!file) return fail(Error{Code::kIo, "cannot write " + output + ": " + std::strerror(errno)});
+  return run_query(db, sql, format, file);
 }
 
 }  // namespace
@@ -252,6 +269,13 @@ int run_cli(int argc, char** argv) {
   query->add_option("--format", format, "text, csv or jsonl")
       ->check(CLI::IsMember({"text", "csv", "jsonl"}))->capture_default_str();
   query->add_option("sql", query_text, "SQL")->required();
+  std::string table = "pages", output;
+  auto* exporter = app.add_subcommand("export", "stream a whole table as JSON Lines or CSV");
+  exporter->add_option("--db", db, "database")->capture_default_str();
+  exporter->add_option("--table", table, "pages or links")
+      ->check(CLI::IsMember({"pages", "links"}))->capture_default_str();
+  exporter->add_option("--format", format, "jsonl or csv")->check(CLI::IsMember({"jsonl", "csv"}));
+  exporter->add_option("--output", output, "file to write (default: standard output)");
 
   try {
     app.parse(argc, argv);
@@ -271,6 +295,7 @@ int run_cli(int argc, char** argv) {
   if (*stats) return run_stats(db);
   if (*search) return run_search(db, query_text, limit);
   if (*query) return run_query(db, query_text, format);
+  if (*exporter) return run_export(db, table, format == "text" ? "jsonl" : format, output);
 
   o.scope = scope == "domain" ? Scope::kDomain : scope == "any" ? Scope::kAny : Scope::kHost;
   if (!seeds_file.empty()) {

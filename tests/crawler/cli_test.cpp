@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <fstream>
 #include <iterator>
+#include <nlohmann/json.hpp>
 
 #include "tests/crawler/crawl_support.h"
 #include "tests/support/test_server.h"
@@ -136,4 +137,30 @@ TEST_CASE("stats, search and query read a crawl", "[cli]") {
   CHECK(write.status != 0);
   CHECK(lines(write.err) == 1);
   CHECK(scalar(db, "SELECT COUNT(*) FROM pages") == "2");
+}
+
+TEST_CASE("export streams a table as JSON Lines or CSV", "[cli]") {
+  TestServer server;
+  serve_pages(server);
+  TempDir dir;
+  std::string db = dir.file("crawl.db");
+  REQUIRE(run_webcrawl({"crawl", "--quiet", "--delay", "0", "--no-robots", "--db", db, server.url("/")}).status == 0);
+
+  auto pages = run_webcrawl({"export", "--db", db, "--table", "pages", "--format", "jsonl"});
+  CHECK(pages.status == 0);
+  CHECK(lines(pages.out) == 2);
+  auto first = nlohmann::json::parse(pages.out.substr(0, pages.out.find('\n')));
+  CHECK(first["url"] == server.url("/"));
+  CHECK(first["status"] == 200);
+  CHECK(first["title"] == "Quokka home");
+
+  std::string out = dir.file("links.csv");
+  auto links = run_webcrawl({"export", "--db", db, "--table", "links", "--format", "csv", "--output", out});
+  CHECK(links.status == 0);
+  std::string csv = read_file(out);
+  CHECK(csv.rfind("src_url,dst_url,anchor_text,nofollow", 0) == 0);
+  CHECK(lines(csv) == 3);
+
+  auto bad = run_webcrawl({"export", "--db", db, "--table", "urls"});
+  CHECK(bad.status == 2);
 }

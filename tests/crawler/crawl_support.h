@@ -64,4 +64,22 @@ struct CommandResult {
 // Runs the webcrawl binary with `args` (no shell), capturing both streams.
 CommandResult run_webcrawl(const std::vector<std::string>& args, double timeout_seconds = 60);
 
+// The webcrawl binary running in the background, its output to files, for
+// tests that signal it. The destructor kills it if it still runs.
+class Background {
+ public:
+  Background(const std::vector<std::string>& args, const std::string& log_path);
+  ~Background();
+  Background(const Background&) = delete;
+  Background& operator=(const Background&) = delete;
+  void signal(int signum);
+  // Waits up to `timeout_seconds`; the exit status (or 128 + signal), or -1 if
+  // it is still running.
+  int wait(double timeout_seconds);
+
+ private:
+  int pid_ = -1;
+  bool reaped_ = false;
+};
+
 }  // namespace webcrawl::testing
