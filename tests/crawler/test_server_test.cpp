@@ -216,6 +216,28 @@ TEST_CASE("requests on one keep-alive connection share its sequence number", "[s
   CHECK(server.connection_count() == 2);
 }
 
+TEST_CASE("a request body is skipped and the next request is served", "[support]") {
+  TestServer server;
+  server.on("/a", hello);
+  Client client(server);
+  client.send("POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello" + get_request("/a"));
+  CHECK(client.read_response().starts_with("HTTP/1.1 200"));
+  CHECK(client.read_response().starts_with("HTTP/1.1 200"));
+  auto requests = server.requests();
+  REQUIRE(requests.size() == 2);
+  CHECK(requests[0].method == "POST");
+  CHECK(requests[1].method == "GET");
+}
+
+TEST_CASE("a malformed request line gets 400 and a closed connection", "[support]") {
+  TestServer server;
+  Client client(server);
+  client.send("NONSENSE\r\n\r\n");
+  CHECK(client.read_to_end().starts_with("HTTP/1.1 400"));
+  CHECK(client.closed_by_server());
+  CHECK(server.requests().empty());
+}
+
 TEST_CASE("Connection: close ends the connection after the response", "[support]") {
   TestServer server;
   server.on("/a", hello);

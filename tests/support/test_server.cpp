@@ -41,6 +41,7 @@ constexpr std::size_t kMaxHeaderBytes = 64 * 1024;
 constexpr std::size_t kMaxDiscardedBody = 8 * 1024 * 1024;
 constexpr std::uintmax_t kMaxFileBytes = 256 * 1024 * 1024;
 constexpr std::size_t kReadChunk = 16 * 1024;
+constexpr std::size_t kNotRecorded = SIZE_MAX;  // a record index for unrecorded replies
 
 char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
@@ -230,14 +231,40 @@ class Stream {
   std::size_t read(char* buffer, std::size_t size) {
     if (ssl_ != nullptr) {
       int n = SSL_read(ssl_, buffer, static_cast<int>(size));
+      arrival_ = Clock::now();
       return n > 0 ? static_cast<std::size_t>(n) : 0;
     }
     for (;;) {
-      ssize_t n = recv(fd_, buffer, size, 0);
+      // The kernel's receive time (SO_TIMESTAMPNS) says when the bytes really
+      // arrived, however late this thread got to run: timing tests measure
+      // the client, not our scheduling.
+      iovec iov{buffer, size};
+      alignas(cmsghdr) char control[CMSG_SPACE(sizeof(timespec))];
+      msghdr msg{};
+      msg.msg_iov = &iov;
+      msg.msg_iovlen = 1;
+      msg.msg_control = control;
+      msg.msg_controllen = sizeof control;
+      ssize_t n = recvmsg(fd_, &msg, 0);
       if (n < 0 && errno == EINTR) continue;
+      arrival_ = Clock::now();
+      for (cmsghdr* c = CMSG_FIRSTHDR(&msg); n > 0 && c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_TIMESTAMPNS) continue;
+        timespec kernel{};
+        std::memcpy(&kernel, CMSG_DATA(c), sizeof kernel);
+        auto since = std::chrono::system_clock::now() -
+                     std::chrono::system_clock::time_point(std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                         std::chrono::seconds(kernel.tv_sec) + std::chrono::nanoseconds(kernel.tv_nsec)));
+        if (since > std::chrono::nanoseconds(0) && since < std::chrono::seconds(10)) {
+          arrival_ -= std::chrono::duration_cast<Clock::duration>(since);
+        }
+      }
       return n > 0 ? static_cast<std::size_t>(n) : 0;
     }
   }
+
+  // When the bytes of the last read() arrived.
+  Clock::time_point arrival() const { return arrival_; }
 
   bool write_all(std::string_view bytes) {
     if (ssl_ == nullptr) return send_all(fd_, bytes);
@@ -253,7 +280,26 @@ class Stream {
  private:
   int fd_;
   SSL* ssl_;
+  Clock::time_point arrival_{};
 };
+
+// Closing a socket with unread input (a pipelined request, an unread body)
+// sends a reset, and the reset can destroy the response before the client
+// reads it. So send our FIN first and read until the client closes too, for
+// a bounded time; stop() ends the wait at once by shutting the socket down.
+void linger_close(int fd) {
+  constexpr auto kLingerLimit = std::chrono::milliseconds(500);
+  shutdown(fd, SHUT_WR);
+  auto deadline = Clock::now() + kLingerLimit;
+  char discard[4096];
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    if (left.count() <= 0) return;
+    pollfd readable{fd, POLLIN, 0};
+    if (poll(&readable, 1, static_cast<int>(left.count())) <= 0) return;
+    if (recv(fd, discard, sizeof discard, MSG_DONTWAIT) <= 0) return;
+  }
+}
 
 enum class ReadOutcome { kRequest, kClosed, kTooLarge, kMalformed };
 
@@ -350,7 +396,7 @@ struct Reader {
     char chunk[kReadChunk];
     std::size_t n = stream.read(chunk, sizeof chunk);
     if (n == 0) return false;
-    last_read = Clock::now();
+    last_read = stream.arrival();
     buffer.append(chunk, n);
     return true;
   }
@@ -369,6 +415,22 @@ struct Reader {
     return ok ? ReadOutcome::kRequest : ReadOutcome::kMalformed;
   }
 };
+
+// Handlers never see request bodies. Skips a body of known length so the
+// next request can be read; false if the connection cannot continue (no or
+// an invalid length, or a body too large to bother with).
+bool skip_body(Reader& reader, const Request& request) {
+  if (!request.header("Transfer-Encoding").empty()) return false;
+  std::string text = request.header("Content-Length");
+  if (text.empty()) return true;
+  std::size_t length = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), length);
+  if (ec != std::errc() || end != text.data() + text.size()) return false;
+  return length <= kMaxDiscardedBody && reader.discard(length);
+}
+
+// What became of one request on a connection.
+enum class Turn { kContinue, kClose, kHandedOver };
 
 void default_not_found(const Request&, Response& response) {
   response.status = 404;
@@ -522,8 +584,10 @@ struct TestServer::Impl {
   void start_connection(int fd);
   void reap_finished_connections();
   void serve(Connection* connection);
-  void serve_requests(Connection* connection, int fd, Stream& stream);
-  void finish_connection(Connection* connection, SSL* ssl, bool clean);
+  bool serve_requests(Connection* connection, int fd, Stream& stream);
+  Turn serve_one(Connection* connection, int fd, Reader& reader, std::size_t served);
+  RawHandler raw_route(const std::string& path) const;
+  void finish_connection(Connection* connection, SSL* ssl, bool clean, bool linger);
   std::size_t record(const Request& request, Clock::time_point start);
   void mark_end(std::size_t index, int status);
   Response dispatch(const Request& request);
@@ -613,6 +677,10 @@ void TestServer::Impl::accept_loop() {
     if (ready < 0 && errno == EINTR) continue;
     if (ready < 0 || fds[1].revents != 0) return;
     int fd = accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd >= 0) {
+      int on = 1;
+      setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on);  // see Stream::read
+    }
     if (fd < 0) {
       // Out of descriptors: back off rather than spin on a full backlog.
       if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
@@ -684,82 +752,82 @@ void TestServer::Impl::serve(Connection* connection) {
         std::lock_guard lock(mutex);
         ++handshake_failures;
       }
-      return finish_connection(connection, ssl, false);
+      return finish_connection(connection, ssl, false, false);
     }
   }
   Stream stream(fd, ssl);
-  serve_requests(connection, fd, stream);
-  finish_connection(connection, ssl, true);
+  bool raw = serve_requests(connection, fd, stream);
+  finish_connection(connection, ssl, true, !raw);
 }
 
-void TestServer::Impl::serve_requests(Connection* connection, int fd, Stream& stream) {
+// Returns true if a raw handler took over the connection.
+bool TestServer::Impl::serve_requests(Connection* connection, int fd, Stream& stream) {
   Reader reader{stream, {}, {}};
-  for (std::size_t served = 0;; ++served) {
-    Request request;
-    Clock::time_point start;
-    ReadOutcome outcome = reader.next(request, start);
-    if (outcome == ReadOutcome::kClosed) return;
-    if (outcome != ReadOutcome::kRequest) {
-      Response error;
-      error.status = outcome == ReadOutcome::kTooLarge ? 431 : 400;
-      error.html("<!doctype html><title>bad request</title>");
-      request.method = "GET";
-      send_response(stream, request, error, false, SIZE_MAX);
-      return;
-    }
-    request.connection = connection->id;
-    request.local_address = connection->local_address;
-    std::size_t index = record(request, start);
-
-    RawHandler raw;
-    {
-      std::lock_guard lock(mutex);
-      if (!routes.contains(request.path)) {
-        if (auto it = raw_routes.find(request.path); it != raw_routes.end()) raw = it->second;
-      }
-    }
-    if (raw) {
-      try {
-        raw(fd, request);
-      } catch (...) {
-        // Nothing to report to: the handler owned the wire.
-      }
-      mark_end(index, 0);
-      return;
-    }
-
-    // Bodies are not served to handlers; skip a sized one to reach the next
-    // request, and give up on the connection for anything else.
-    bool body_unknown = !request.header("Transfer-Encoding").empty();
-    std::string length_text = request.header("Content-Length");
-    if (!length_text.empty()) {
-      std::size_t length = 0;
-      auto [end, ec] = std::from_chars(length_text.data(), length_text.data() + length_text.size(),
-                                       length);
-      if (ec != std::errc() || end != length_text.data() + length_text.size() ||
-          length > kMaxDiscardedBody || !reader.discard(length)) {
-        body_unknown = true;
-      }
-    }
-
-    Response response = dispatch(request);
-    if (response.delay_before.count() > 0 && !wait(response.delay_before)) {
-      mark_end(index, 0);
-      return;
-    }
-    bool keep_open = !body_unknown && keep_alive(request, response, served + 1);
-    if (!send_response(stream, request, response, keep_open, index) || !keep_open) return;
+  for (std::size_t served = 1;; ++served) {
+    Turn turn = serve_one(connection, fd, reader, served);
+    if (turn != Turn::kContinue) return turn == Turn::kHandedOver;
   }
+}
+
+// Reads, records and answers one request; served counts it among the
+// connection's requests.
+Turn TestServer::Impl::serve_one(Connection* connection, int fd, Reader& reader,
+                                 std::size_t served) {
+  Request request;
+  Clock::time_point start;
+  ReadOutcome outcome = reader.next(request, start);
+  if (outcome == ReadOutcome::kClosed) return Turn::kClose;
+  if (outcome != ReadOutcome::kRequest) {
+    Response error;
+    error.status = outcome == ReadOutcome::kTooLarge ? 431 : 400;
+    error.html("<!doctype html><title>bad request</title>");
+    request.method = "GET";  // whatever was parsed, the error page has a body
+    send_response(reader.stream, request, error, false, kNotRecorded);
+    return Turn::kClose;
+  }
+  request.connection = connection->id;
+  request.local_address = connection->local_address;
+  std::size_t index = record(request, start);
+
+  if (RawHandler raw = raw_route(request.path)) {
+    try {
+      raw(fd, request);
+    } catch (...) {
+      // Nothing to report to: the handler owned the wire.
+    }
+    mark_end(index, 0);
+    return Turn::kHandedOver;
+  }
+  bool body_skipped = skip_body(reader, request);
+  Response response = dispatch(request);
+  if (response.delay_before.count() > 0 && !wait(response.delay_before)) {
+    mark_end(index, 0);
+    return Turn::kClose;
+  }
+  bool keep_open = body_skipped && keep_alive(request, response, served);
+  bool sent = send_response(reader.stream, request, response, keep_open, index);
+  return sent && keep_open ? Turn::kContinue : Turn::kClose;
+}
+
+RawHandler TestServer::Impl::raw_route(const std::string& path) const {
+  std::lock_guard lock(mutex);
+  if (routes.contains(path)) return {};
+  auto it = raw_routes.find(path);
+  return it == raw_routes.end() ? RawHandler{} : it->second;
 }
 
 // Closes the socket under the mutex so that stop() never shuts down a
 // descriptor number that has since been reused elsewhere in the process.
-void TestServer::Impl::finish_connection(Connection* connection, SSL* ssl, bool clean) {
+// A socket closed by a raw handler's choice is closed as is, so that an
+// SO_LINGER of zero the handler set turns into a reset.
+void TestServer::Impl::finish_connection(Connection* connection, SSL* ssl, bool clean,
+                                         bool linger) {
   if (ssl != nullptr) {
     if (clean) SSL_shutdown(ssl);  // close_notify ends a close-delimited body cleanly
     SSL_free(ssl);
     ERR_clear_error();
   }
+  if (linger) linger_close(connection->fd);
   std::lock_guard lock(mutex);
   close(connection->fd);
   connection->fd = -1;
@@ -782,7 +850,7 @@ std::size_t TestServer::Impl::record(const Request& request, Clock::time_point s
 }
 
 void TestServer::Impl::mark_end(std::size_t index, int status) {
-  if (index == SIZE_MAX) return;
+  if (index == kNotRecorded) return;
   std::lock_guard lock(mutex);
   records[index].end = Clock::now();
   records[index].status = status;
@@ -908,8 +976,11 @@ bool TestServer::Impl::send_response(Stream& stream, const Request& request, Res
     pieces.push_back(std::move(head) + body);
   }
   for (std::size_t i = 0; i < pieces.size(); ++i) {
-    if (i + 1 == pieces.size()) mark_end(record_index, response.status);
-    if (!stream.write_all(pieces[i])) return false;
+    bool last = i + 1 == pieces.size();
+    if (last) mark_end(record_index, response.status);
+    if (stream.write_all(pieces[i])) continue;
+    if (!last) mark_end(record_index, response.status);
+    return false;
   }
   return true;
 }

@@ -93,9 +93,10 @@ struct Response {
 using Handler = std::function<void(const Request&, Response&)>;
 
 // Gets the connection's socket to write arbitrary bytes with send_all();
-// the server closes the connection when the handler returns. On a TLS server
-// the socket is handed over after the handshake, so what the handler writes
-// goes out unencrypted.
+// the server close()s the socket as is when the handler returns, so a
+// handler that sets SO_LINGER to {1, 0} makes that close a reset. On a TLS
+// server the socket is handed over after the handshake, so what the handler
+// writes goes out unencrypted.
 using RawHandler = std::function<void(int fd, const Request&)>;
 
 // What the server remembers about each request, in arrival order.
@@ -176,7 +177,8 @@ class TestServer {
   bool wait_unless_stopped(std::chrono::milliseconds wait) const;
 
   // Stops accepting, shuts down open connections and joins every thread.
-  // Idempotent. Handlers still running are waited for.
+  // Idempotent. Handlers still running are waited for, so a handler must not
+  // call it (it would join its own thread).
   void stop();
 
  private:
@@ -189,6 +191,7 @@ class TestServer {
 bool send_all(int fd, std::string_view bytes);
 
 // A gzip member (RFC 1952) holding data, as Response::gzip() sends it.
+// Throws std::runtime_error if zlib fails.
 std::string gzip_compress(std::string_view data);
 
 }  // namespace webcrawl::testing

@@ -2,14 +2,21 @@
 // server, for `make demo` and the benchmarks. Runs until SIGINT or SIGTERM.
 //
 //   webcrawl-serve --root DIR [--bind 127.0.0.1] [--port N] [--port-file F]
+//                  [--access-log F]
 //
 // With --port-file the chosen port is written to F (atomically, by rename)
 // once the server listens, so a script can wait for the file to appear.
+// With --access-log every request is written to F when the server stops, one
+// line each in arrival order: "METHOD TARGET STATUS CONNECTION MS", where
+// CONNECTION numbers the connection from 1 and MS is the time from the first
+// byte of the request to the last byte of the response (status 0 and "-" for
+// a request the server never answered).
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
 
 #include <charconv>
+#include <chrono>
 #include <cstdio>
 #include <exception>
 #include <filesystem>
@@ -18,19 +25,22 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "tests/support/test_server.h"
 
 namespace {
 
 constexpr std::string_view kUsage =
-    "usage: webcrawl-serve --root DIR [--bind 127.0.0.1] [--port N] [--port-file F]\n";
+    "usage: webcrawl-serve --root DIR [--bind 127.0.0.1] [--port N] [--port-file F]\n"
+    "                      [--access-log F]\n";
 
 struct Args {
   std::string root;
   std::string bind = "127.0.0.1";
   std::uint16_t port = 0;
   std::string port_file;
+  std::string access_log;
 };
 
 // Only loopback: this server follows symlinks and has no access control.
@@ -70,6 +80,8 @@ std::optional<Args> parse_args(int argc, char** argv) {
       args.bind = value;
     } else if (flag == "--port-file") {
       args.port_file = value;
+    } else if (flag == "--access-log") {
+      args.access_log = value;
     } else if (flag == "--port") {
       std::optional<std::uint16_t> port = parse_port(value);
       if (!port) {
@@ -106,6 +118,22 @@ bool write_port_file(const std::string& path, std::uint16_t port) {
   return !ec;
 }
 
+// The log is written from requests() after stop(), not live: the server
+// records every request anyway, and this keeps file I/O off its threads.
+bool write_access_log(std::ofstream& out,
+                      const std::vector<webcrawl::testing::RecordedRequest>& requests) {
+  for (const webcrawl::testing::RecordedRequest& r : requests) {
+    out << r.method << ' ' << r.target << ' ' << r.status << ' ' << r.connection << ' ';
+    if (r.end == std::chrono::steady_clock::time_point{}) {
+      out << "-\n";
+      continue;
+    }
+    std::chrono::duration<double, std::milli> took = r.end - r.start;
+    out << took.count() << '\n';
+  }
+  return static_cast<bool>(out.flush());
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -119,12 +147,26 @@ int main(int argc, char** argv) {
   if (!args) return 2;
 
   // Blocked before any thread starts, so every server thread inherits the
-  // mask and sigwait() below is the only place these signals land.
+  // mask and sigwait() below is the only place these signals land. A shell
+  // starts background jobs with SIGINT ignored, and an ignored signal is
+  // discarded rather than queued for sigwait(), so restore the default.
+  signal(SIGINT, SIG_DFL);
+  signal(SIGTERM, SIG_DFL);
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  // Opened now so that a bad path fails before the server runs, not after.
+  std::ofstream access_log;
+  if (!args->access_log.empty()) {
+    access_log.open(args->access_log, std::ios::trunc);
+    if (!access_log) {
+      std::cerr << "webcrawl-serve: cannot write " << args->access_log << "\n";
+      return 1;
+    }
+  }
 
   try {
     webcrawl::testing::TestServer::Options options;
@@ -140,6 +182,10 @@ int main(int argc, char** argv) {
     int received = 0;
     sigwait(&stop_signals, &received);
     server.stop();
+    if (access_log.is_open() && !write_access_log(access_log, server.requests())) {
+      std::cerr << "webcrawl-serve: cannot write " << args->access_log << "\n";
+      return 1;
+    }
   } catch (const std::exception& e) {
     std::cerr << "webcrawl-serve: " << e.what() << "\n";
     return 1;
