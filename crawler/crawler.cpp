@@ -183,10 +183,10 @@ Result<void> Crawl::prepare() {
   }
   // Scope comes from every seed the crawl ever had, and the seeds' redirect
   // targets (depth 0 too), so a resumed crawl keeps its scope.
-  auto roots = store_->seed_urls();
+  auto roots = store_->seed_origins();
   if (!roots) return roots.error();
-  for (const std::string& s : *roots) {
-    if (auto url = parser::parse_url(s)) policy_.add_seed_host(url->hostname());
+  for (const std::string& origin : *roots) {
+    if (auto url = parser::parse_url(origin + "/")) policy_.add_seed_host(url->hostname());
   }
   // Only counts are loaded; each host's first window comes through a refill.
   auto queued = store_->queued_by_host();

@@ -872,10 +872,12 @@ Result<std::vector<QueuedUrl>> Store::queued_for_host(const std::string& origin,
   return out;
 }
 
-Result<std::vector<std::string>> Store::seed_urls() {
+Result<std::vector<std::string>> Store::seed_origins() {
   std::vector<std::string> out;
-  auto r = each_row(db_, "SELECT url FROM urls WHERE depth = 0 ORDER BY id", {},
-                    [&](const Call& row) { out.push_back(row.text(0)); });
+  auto r = each_row(db_,
+                    "SELECT h.origin FROM hosts h WHERE EXISTS "
+                    "(SELECT 1 FROM urls u WHERE u.host_id = h.id AND u.depth = 0) ORDER BY h.id",
+                    {}, [&](const Call& row) { out.push_back(row.text(0)); });
   if (!r) return r.error();
   return out;
 }

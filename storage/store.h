@@ -141,9 +141,9 @@ class Store {
   // order: the next window of that host's queue.
   Result<std::vector<QueuedUrl>> queued_for_host(const std::string& origin, int64_t after_id,
                                                  std::size_t limit);
-  // Every depth-0 URL: the seeds and the targets of their redirects, which
-  // define a crawl's scope when it resumes.
-  Result<std::vector<std::string>> seed_urls();
+  // The origins of every depth-0 URL (the seeds and the targets of their
+  // redirects), which define a crawl's scope when it resumes.
+  Result<std::vector<std::string>> seed_origins();
   // Number of documents stored (fetched, failed or skipped).
   Result<int64_t> document_count();
   // Free-form crawl metadata (options, start time).
