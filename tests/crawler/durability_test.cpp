@@ -142,3 +142,34 @@ TEST_CASE("SIGTERM stops the crawl with status 0", "[durability]") {
   CHECK(crawl.wait(10) == 0);
   CHECK(scalar(db, "PRAGMA integrity_check") == "ok");
 }
+
+TEST_CASE("the database can be queried while a crawl is writing it", "[durability]") {
+  TestServer server;
+  serve_site(server);
+  TempDir dir;
+  std::string db = dir.file("crawl.db");
+  Background crawl(crawl_args(db, server.url("/p0")), dir.file("log.txt"));
+  wait_for_requests(server, 20);
+  auto q = run_webcrawl({"query", "--db", db, "--format", "csv", "SELECT count(*) FROM pages"});
+  CHECK(q.status == 0);
+  auto stats = run_webcrawl({"stats", "--db", db});
+  CHECK(stats.status == 0);
+  CHECK(crawl.wait(60) == 0);
+  CHECK(scalar(db, "SELECT COUNT(*) FROM pages") == std::to_string(kPages));
+}
+
+TEST_CASE("seeds given to a resumed crawl are added to it", "[durability]") {
+  TestServer server;
+  server.on("/a", [](const Request&, Response& r) { r.html("<title>a</title>"); });
+  server.on("/b", [](const Request&, Response& r) { r.html("<title>b</title><a href='/c'>c</a>"); });
+  server.on("/c", [](const Request&, Response& r) { r.html("<title>c</title>"); });
+  TempDir dir;
+  std::string db = dir.file("crawl.db");
+  REQUIRE(run_webcrawl(crawl_args(db, server.url("/a"))).status == 0);
+  REQUIRE(run_webcrawl(crawl_args(db, server.url("/b"))).status == 0);
+  REQUIRE(run_webcrawl(crawl_args(db, server.url("/a"))).status == 0);  // already done: nothing to fetch
+  CHECK(server.request_count("/a") == 1);
+  CHECK(server.request_count("/b") == 1);
+  CHECK(server.request_count("/c") == 1);
+  CHECK(scalar(db, "SELECT COUNT(*) FROM pages") == "3");
+}
