@@ -121,6 +121,62 @@ bool has_attribute(const GumboElement& element, const char* name) {
   return gumbo_get_attribute(&element.attributes, name) != nullptr;
 }
 
+// Length of the UTF-8 sequence at s[i], or 0 when it is malformed (overlong,
+// surrogate, past U+10FFFF, cut short).
+std::size_t utf8_length(std::string_view s, std::size_t i) {
+  auto lead = static_cast<unsigned char>(s[i]);
+  if (lead < 0x80) return 1;
+  std::size_t need = 0;
+  unsigned char lo = 0x80, hi = 0xBF;
+  if (lead >= 0xC2 && lead <= 0xDF) {
+    need = 1;
+  } else if (lead >= 0xE0 && lead <= 0xEF) {
+    need = 2;
+    if (lead == 0xE0) lo = 0xA0;
+    if (lead == 0xED) hi = 0x9F;
+  } else if (lead >= 0xF0 && lead <= 0xF4) {
+    need = 3;
+    if (lead == 0xF0) lo = 0x90;
+    if (lead == 0xF4) hi = 0x8F;
+  } else {
+    return 0;
+  }
+  if (s.size() - i - 1 < need) return 0;
+  for (std::size_t k = 1; k <= need; ++k) {
+    auto c = static_cast<unsigned char>(s[i + k]);
+    if (c < lo || c > hi) return 0;
+    lo = 0x80;
+    hi = 0xBF;
+  }
+  return need + 1;
+}
+
+// `text` when it is valid UTF-8; otherwise a copy in `storage` with each
+// malformed byte replaced by U+FFFD. Gumbo 0.10.1 decodes a numeric character
+// reference that overflows an int ("&#x1F60BBBBBBBB;") into one arbitrary
+// byte instead of U+FFFD, so its text is not always valid UTF-8.
+std::string_view valid_utf8(std::string_view text, std::string& storage) {
+  std::size_t i = 0;
+  while (i < text.size()) {
+    std::size_t n = utf8_length(text, i);
+    if (n == 0) break;
+    i += n;
+  }
+  if (i == text.size()) return text;
+  storage.assign(text.substr(0, i));
+  while (i < text.size()) {
+    std::size_t n = utf8_length(text, i);
+    if (n == 0) {
+      storage.append("\xEF\xBF\xBD");
+      ++i;
+    } else {
+      storage.append(text.substr(i, n));
+      i += n;
+    }
+  }
+  return storage;
+}
+
 // Appends text to a string with every run of ASCII whitespace collapsed to one
 // space, none leading or trailing, and at most `cap` bytes in all, cut at a
 // UTF-8 character boundary. The string is passed on each call because it may
@@ -131,6 +187,9 @@ class TextSink {
   explicit TextSink(std::size_t cap) : cap_(cap) {}
 
   void add(std::string& out, std::string_view text) {
+    if (full_) return;
+    std::string storage;
+    text = valid_utf8(text, storage);
     std::size_t i = 0;
     while (i < text.size() && !full_) {
       if (is_space(text[i])) {
@@ -160,8 +219,8 @@ class TextSink {
     }
     full_ = true;
     if (room <= space) return;
-    // Gumbo hands out valid UTF-8 (bad bytes become U+FFFD), so backing off
-    // continuation bytes lands on a character boundary.
+    // add() passes only valid UTF-8, so backing off continuation bytes lands
+    // on a character boundary.
     std::size_t cut = room - space;
     while (cut > 0 && (static_cast<unsigned char>(word[cut]) & 0xC0) == 0x80) --cut;
     if (cut == 0) return;  // no trailing space

@@ -42,7 +42,8 @@ struct ExtractOptions {
 
 // `page_url` is the URL the body came from (after redirects); links resolve
 // against it, or against the first <base href> when that is a valid URL.
-// `html` must be UTF-8; invalid bytes are tolerated.
+// `html` must be UTF-8; invalid bytes are tolerated, and every string in the
+// result is valid UTF-8 (malformed bytes come back as U+FFFD).
 ExtractedPage extract_page(const Url& page_url, std::string_view html,
                            const ExtractOptions& options = {});
 

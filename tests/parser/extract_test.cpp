@@ -256,6 +256,17 @@ TEST_CASE("binary garbage does not crash and gives valid UTF-8", "[extract]") {
   }
 }
 
+TEST_CASE("a character reference gumbo overflows comes back as U+FFFD", "[extract]") {
+  // Gumbo 0.10.1 decodes "&#xFFFFFFB0;" to the lone byte 0xB0.
+  auto page = extract("<title>t&#xFFFFFFB0;</title><p>a&#xFFFFFFB0;b</p>"
+                      "<a href=/x>c&#xFFFFFFB0;</a>");
+  const std::string fffd = "\xEF\xBF\xBD";
+  CHECK(page.title == "t" + fffd);
+  CHECK(page.text == "a" + fffd + "b c" + fffd);
+  REQUIRE(page.links.size() == 1);
+  CHECK(page.links[0].anchor_text == "c" + fffd);
+}
+
 TEST_CASE("100,000 nested elements do not overflow an 8 MB thread stack", "[extract]") {
   // <span> rather than <div>: gumbo's parse is quadratic in nesting for <div>
   // (every <div> scans the open elements for a <p>), about 15 s at this depth.
