@@ -52,6 +52,13 @@ std::optional<double> parse_retry_after(const std::string& value, double now_uni
   return std::max(0.0, static_cast<double>(timegm(&tm)) - now_unix);
 }
 
+// "allow /docs/ (line 4)", for the audit trail.
+std::string describe(const std::optional<parser::RobotsDecision>& d) {
+  if (!d || !d->rule) return "no matching rule";
+  return std::string(d->rule->allow ? "allow " : "disallow ") + d->rule->pattern + " (line " +
+         std::to_string(d->rule->line) + ")";
+}
+
 bool is_redirect(int status) {
   return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
 }
@@ -71,7 +78,8 @@ class Crawl {
       : options_(options),
         log_(log),
         frontier_({options.delay, options.per_host, options.concurrency,
-                   std::max<std::size_t>(kMinWindow, 4 * static_cast<std::size_t>(options.per_host))}),
+                   std::max<std::size_t>(kMinWindow, 4 * static_cast<std::size_t>(options.per_host))},
+                  monotonic_seconds),
         policy_(options.scope, options.max_depth),
         rng_(std::random_device{}()) {}
 
@@ -84,6 +92,17 @@ class Crawl {
   void on_response(Job job, FetchResponse response);
   void retry_later(Job job, const FetchResponse& response);
   void record(storage::PageResult result, std::size_t weight = 0);
+  // Hands a page result to the writer; any thread.
+  void submit_page(storage::PageResult result, std::size_t weight) {
+    WriterItem item;
+    item.page = std::move(result);
+    item.weight = weight;
+    writer_->submit(std::move(item));
+  }
+  // The audit trail: one fetches row per request attempt.
+  void audit(const std::string& url, const std::string& origin, const char* kind, int attempt,
+             double waited, const std::string& wait_reason, const std::string& robots_rule,
+             const FetchResponse& response);
   storage::PageResult redirect_result(const Job& job, const parser::Url& from,
                                       const FetchResponse& response);
   void on_wake();
@@ -100,12 +119,16 @@ class Crawl {
     double fetched_at = 0;  // monotonic
     parser::RobotsTxt rules = parser::RobotsTxt::allow_all();
     std::string unavailable;  // why everything is disallowed (5xx, unreachable)
+    double waited = 0;        // the wait of the request that brought the fetch
+    std::string wait_reason;
   };
   RobotsGate robots_gate(const Job& job, std::optional<parser::RobotsDecision>* decision);
   void fetch_robots(const std::string& origin, parser::Url url, int hops, int attempt);
   void on_robots(const std::string& origin, const parser::Url& url, int hops, int attempt,
                  FetchResponse response);
   void robots_known(const std::string& origin, parser::RobotsTxt rules, std::string unavailable);
+  void keep_robots(const std::string& origin, const parser::Url& url, const FetchResponse& response,
+                   const parser::RobotsTxt* rules);
   storage::PageResult skipped_by_robots(const Job& job, const std::string& why);
   void abandon_in_flight();
   void print_progress(bool final);
@@ -240,7 +263,7 @@ Result<CrawlSummary> Crawl::run() {
                                            : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   parsers_ = std::make_unique<WorkerPool<FetchedPage>>(threads, [this](FetchedPage&& page) {
     std::size_t weight = page.body.size();
-    writer_->submit(WriterItem{build_page(std::move(page), policy_), weight, std::nullopt});
+    submit_page(build_page(std::move(page), policy_), weight);
   });
 
   timer_ = new uv_timer_t;
@@ -301,6 +324,8 @@ void Crawl::pump() {
         if (gate == RobotsGate::kFetch) {
           // The host's first request is its robots.txt; the job waits in front.
           std::string origin = job->url.origin;
+          robots_[origin].waited = job->waited;
+          robots_[origin].wait_reason = job->wait_reason;
           frontier_.push_retry(std::move(*job), 0);
           frontier_.set_blocked(origin, true);
           auto robots_url = parser::parse_url(origin + "/robots.txt");
@@ -313,6 +338,9 @@ void Crawl::pump() {
           record(skipped_by_robots(*job, r.unavailable.empty() ? "robots" : "robots: " + r.unavailable));
           continue;
         }
+        job->robots_rule = describe(decision);
+      } else {
+        job->robots_rule = "robots off";
       }
       if (job->attempt == 0) started_++;
       start(std::move(*job));
@@ -342,6 +370,17 @@ void Crawl::fetch_robots(const std::string& origin, parser::Url url, int hops, i
 void Crawl::on_robots(const std::string& origin, const parser::Url& url, int hops, int attempt,
                       FetchResponse response) {
   bytes_ += response.wire_bytes;
+  const Robots& state = robots_[origin];
+  bool first = hops == 0 && attempt == 0;
+  audit(url.href(), origin, "robots", attempt, first ? state.waited : 0,
+        first ? state.wait_reason : (attempt > 0 ? "back-off" : ""), "", response);
+  int code = response.status.value_or(0);
+  if (!response.error && code >= 200 && code < 300) {
+    parser::RobotsTxt rules = parser::RobotsTxt::parse(response.body, product_token_);
+    keep_robots(origin, url, response, &rules);
+    return robots_known(origin, std::move(rules), "");
+  }
+  keep_robots(origin, url, response, nullptr);
   int status = response.status.value_or(0);
   if (!response.error && is_redirect(status) && !response.location.empty()) {
     auto next = parser::resolve_url(url, response.location);
@@ -382,11 +421,28 @@ void Crawl::on_robots(const std::string& origin, const parser::Url& url, int hop
                         "robots.txt unavailable: HTTP " + std::to_string(status));
   }
   if (status >= 400) return robots_known(origin, parser::RobotsTxt::allow_all(), "");  // 2.3.1.3
-  if (status >= 200 && status < 300) {
-    return robots_known(origin, parser::RobotsTxt::parse(response.body, product_token_), "");
-  }
   // Anything else (1xx, 3xx without Location): treat as unavailable, allow.
   robots_known(origin, parser::RobotsTxt::allow_all(), "");
+}
+
+void Crawl::keep_robots(const std::string& origin, const parser::Url& url, const FetchResponse& response,
+                        const parser::RobotsTxt* rules) {
+  // Every robots.txt response is kept whole, for anyone who must later show
+  // what the rules said when the crawl ran.
+  storage::RobotsRecord rec;
+  rec.host = origin;
+  rec.url = url.href();
+  rec.fetched_at = unix_now();
+  rec.status = response.status;
+  if (response.error) rec.error = response.error->message;
+  rec.body = response.body.substr(0, parser::kMaxRobotsBytes);
+  if (rules) {
+    rec.crawl_delay = rules->crawl_delay();
+    rec.sitemaps = rules->sitemaps();
+  }
+  WriterItem item;
+  item.robots = std::move(rec);
+  writer_->submit(std::move(item));
 }
 
 void Crawl::robots_known(const std::string& origin, parser::RobotsTxt rules, std::string unavailable) {
@@ -402,6 +458,29 @@ void Crawl::robots_known(const std::string& origin, parser::RobotsTxt rules, std
   frontier_.finished(origin);
   frontier_.set_blocked(origin, false);
   pump();
+}
+
+void Crawl::audit(const std::string& url, const std::string& origin, const char* kind, int attempt,
+                  double waited, const std::string& wait_reason, const std::string& robots_rule,
+                  const FetchResponse& response) {
+  storage::FetchRecord f;
+  f.url = url;
+  f.host = origin;
+  f.address = response.remote_address;
+  f.kind = kind;
+  f.attempt = attempt;
+  if (response.sent_at > 0) f.started_at = unix_now() - (monotonic_seconds() - response.sent_at);
+  f.waited = waited;
+  f.wait_reason = wait_reason;
+  f.robots_rule = robots_rule;
+  f.status = response.status;
+  if (response.error) f.error = response.error->message;
+  f.bytes = response.wire_bytes;
+  f.elapsed = response.elapsed;
+  f.reused = response.reused_connection;
+  WriterItem item;
+  item.fetch = std::move(f);
+  writer_->submit(std::move(item));
 }
 
 storage::PageResult Crawl::skipped_by_robots(const Job& job, const std::string& why) {
@@ -447,6 +526,8 @@ void Crawl::start(Job job) {
 
 void Crawl::on_response(Job job, FetchResponse response) {
   frontier_.finished(job.url.origin);
+  audit(job.url.url, job.url.origin, "page", job.attempt, job.waited, job.wait_reason, job.robots_rule,
+        response);
   requests_ = fetcher_ ? fetcher_->requests_sent() : requests_;
   connections_ = fetcher_ ? fetcher_->connections_opened() : connections_;
   bytes_ += response.wire_bytes;
@@ -494,9 +575,13 @@ void Crawl::retry_later(Job job, const FetchResponse& response) {
   double base = std::max(1.0, options_.delay) * std::pow(2.0, job.attempt);
   std::uniform_real_distribution<double> jitter(0.75, 1.25);
   double wait = base * jitter(rng_);
-  if (auto ra = parse_retry_after(response.retry_after, unix_now())) wait = std::max(wait, std::min(*ra, kMaxRetryWait));
+  const char* reason = "back-off";
+  if (auto ra = parse_retry_after(response.retry_after, unix_now()); ra && *ra > wait) {
+    wait = std::min(*ra, kMaxRetryWait);
+    reason = "retry-after";
+  }
   job.attempt++;
-  frontier_.push_retry(std::move(job), monotonic_seconds() + wait);
+  frontier_.push_retry(std::move(job), monotonic_seconds() + wait, reason);
 }
 
 storage::PageResult Crawl::redirect_result(const Job& job, const parser::Url& from,
@@ -543,7 +628,7 @@ void Crawl::record(storage::PageResult result, std::size_t weight) {
   }
   pipeline_items_++;
   pipeline_bytes_ += weight;
-  writer_->submit(WriterItem{std::move(result), weight, std::nullopt});
+  submit_page(std::move(result), weight);
 }
 
 void Crawl::on_wake() {

@@ -77,6 +77,7 @@ struct Fetcher::Impl {
     std::vector<Transaction*> waiting;
   };
   std::unordered_map<std::string, DnsEntry> dns;
+  struct Lookup { Impl* impl; std::string host; };  // a lookup's data; its callback frees it
   std::unordered_set<uv_getaddrinfo_t*> lookups;
 
   std::unordered_set<Connection*> connections;  // every open connection
@@ -571,7 +572,8 @@ Fetcher::Impl::~Impl() {
   }
   for (Connection* c : std::vector<Connection*>(connections.begin(), connections.end())) c->close();
   for (uv_getaddrinfo_t* req : lookups) {
-    req->data = nullptr;
+    // Detach rather than null data: the callback still runs and frees the Lookup.
+    static_cast<Lookup*>(req->data)->impl = nullptr;
     uv_cancel(reinterpret_cast<uv_req_t*>(req));
   }
   close_and_delete(sweep);
@@ -610,7 +612,6 @@ void Fetcher::Impl::resolve(Transaction* t) {
   if (e.pending) return;
   e.pending = true;
   auto* req = new uv_getaddrinfo_t;
-  struct Lookup { Impl* impl; std::string host; };
   req->data = new Lookup{this, host};
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;

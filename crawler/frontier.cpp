@@ -16,7 +16,14 @@ Frontier::Host& Frontier::host_of(const std::string& origin) {
 
 void Frontier::schedule(Host& h) {
   h.version++;  // whatever entry h had is stale now
-  if (!eligible(h)) return;
+  if (!eligible(h)) {
+    h.ready = false;
+    return;
+  }
+  if (!h.ready) {
+    h.ready = true;
+    h.ready_since = clock_();
+  }
   ready_.push(Entry{h.next_allowed, h.version, &h});
 }
 
@@ -51,7 +58,7 @@ void Frontier::refilled(const std::string& origin, std::vector<storage::QueuedUr
   for (auto& url : urls) {
     if (url.id <= h.last_loaded) continue;  // already here (it arrived while we asked)
     h.last_loaded = url.id;
-    h.queue.push_back(Job{std::move(url), 0});
+    h.queue.push_back(Job{std::move(url), 0, 0.0, {}, {}});
     queued_++;
     moved++;
   }
@@ -76,17 +83,21 @@ void Frontier::push(storage::QueuedUrl url) {
   }
   h.last_loaded = std::max(h.last_loaded, url.id);
   bool was_eligible = eligible(h);
-  h.queue.push_back(Job{std::move(url), 0});
+  h.queue.push_back(Job{std::move(url), 0, 0.0, {}, {}});
   queued_++;
   if (!was_eligible) schedule(h);
 }
 
-void Frontier::push_retry(Job job, double not_before) {
+void Frontier::push_retry(Job job, double not_before, const char* reason) {
   Host& h = host_of(job.url.origin);
   h.queue.push_front(std::move(job));
   queued_++;
   h.not_before = std::max(h.not_before, not_before);
-  h.next_allowed = std::max(h.next_allowed, not_before);
+  if (not_before > h.next_allowed) {
+    h.next_allowed = not_before;
+    h.next_reason = reason;
+  }
+  h.ready = false;  // the retried job is next in line from now
   schedule(h);
 }
 
@@ -105,7 +116,17 @@ std::optional<Job> Frontier::pop(double now) {
     queued_--;
     h.active++;
     in_flight_++;
-    h.next_allowed = std::max(h.next_allowed, now + h.gap);
+    job.waited = std::max(0.0, now - h.ready_since);
+    job.wait_reason.clear();
+    if (job.waited >= 0.001) {
+      // Held by the host's own schedule, or else by the global caps.
+      job.wait_reason = h.next_allowed > h.ready_since + 0.0005 ? h.next_reason : "connections";
+    }
+    if (now + h.gap > h.next_allowed) {
+      h.next_allowed = now + h.gap;
+      h.next_reason = h.crawl_delay ? "crawl-delay" : "host delay";
+    }
+    h.ready = false;  // the next job in line starts waiting now
     schedule(h);
     want_refill(h);
     return job;
@@ -139,7 +160,11 @@ void Frontier::set_blocked(const std::string& origin, bool blocked) {
 void Frontier::set_delay(const std::string& origin, double delay) {
   Host& h = host_of(origin);
   h.gap = gap_for(delay);
-  h.next_allowed = std::max(h.next_allowed, h.last_sent + h.gap);
+  h.crawl_delay = delay > policy_.delay;
+  if (h.last_sent + h.gap > h.next_allowed) {
+    h.next_allowed = h.last_sent + h.gap;
+    h.next_reason = h.crawl_delay ? "crawl-delay" : "host delay";
+  }
   schedule(h);
 }
 
@@ -162,6 +187,7 @@ void Frontier::sent(const std::string& origin, double at) {
   double allowed = h.last_sent + h.gap;
   if (allowed > h.next_allowed) {
     h.next_allowed = allowed;
+    h.next_reason = h.crawl_delay ? "crawl-delay" : "host delay";
     if (eligible(h)) schedule(h);
   }
 }

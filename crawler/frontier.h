@@ -15,6 +15,7 @@
 
 #include <cstddef>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <queue>
@@ -36,6 +37,13 @@ struct RefillRequest {
 struct Job {
   storage::QueuedUrl url;
   int attempt = 0;  // 0 for the first try; retries count up
+  // Set by pop(): how long the job waited once it was next in line (at the
+  // head of its host's queue, with a free connection slot), and what held it:
+  // "host delay", "crawl-delay", "back-off", "retry-after", "connections";
+  // empty when it did not wait.
+  double waited = 0;
+  std::string wait_reason;
+  std::string robots_rule;  // set by the crawler: what let it through
 };
 
 class Frontier {
@@ -46,8 +54,9 @@ class Frontier {
     int concurrency = 64;
     std::size_t window = 0;  // queued URLs kept in memory per host; 0: all
   };
-  explicit Frontier(Policy policy)
-      : policy_(policy), gap_(gap_for(policy.delay)) {}
+  using Clock = std::function<double()>;  // monotonic seconds
+  Frontier(Policy policy, Clock clock)
+      : policy_(policy), clock_(std::move(clock)), gap_(gap_for(policy.delay)) {}
 
   // What a host sees as the gap between two requests is our gap plus the
   // difference of two network and scheduling latencies; the margin keeps that
@@ -71,7 +80,8 @@ class Frontier {
   void refilled(const std::string& origin, std::vector<storage::QueuedUrl> urls, bool exhausted);
   // Puts a job back at the front of its host's queue, not to start before
   // `not_before` (back-off, Retry-After). Used for retries.
-  void push_retry(Job job, double not_before);
+  // `reason` names the wait in the audit trail ("back-off", "retry-after").
+  void push_retry(Job job, double not_before, const char* reason = "back-off");
 
   // The next job allowed to start at `now`, if any. The job counts as in flight
   // until finished() is called for it.
@@ -113,6 +123,10 @@ class Frontier {
     int64_t on_disk = 0;      // queued in the database, not in `queue`
     int64_t last_loaded = 0;  // the highest id that entered `queue`
     bool refilling = false;   // a refill was asked for and not yet answered
+    bool ready = false;       // eligible when last looked at
+    double ready_since = 0;   // when its head job became next in line
+    const char* next_reason = "host delay";  // what set next_allowed last
+    bool crawl_delay = false; // gap comes from robots.txt Crawl-delay
   };
   struct Entry {
     double at;
@@ -129,6 +143,7 @@ class Frontier {
   void want_refill(Host& h);
 
   Policy policy_;
+  Clock clock_;
   double gap_;
   std::unordered_map<std::string, std::unique_ptr<Host>> hosts_;
   std::priority_queue<Entry, std::vector<Entry>, std::greater<Entry>> ready_;

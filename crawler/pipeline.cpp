@@ -22,20 +22,21 @@ void StoreWriter::run() {
     auto batch = queue_.take(kMaxBatch);
     if (batch.empty()) return;
     WriterReply reply;
-    std::vector<storage::PageResult> results;
+    storage::Batch commit;
     std::vector<RefillRequest> refills;
-    results.reserve(batch.size());
+    commit.pages.reserve(batch.size());
     for (auto& item : batch) {
-      if (item.refill) {
-        refills.push_back(std::move(*item.refill));
-        continue;
+      if (item.refill) refills.push_back(std::move(*item.refill));
+      if (item.fetch) commit.fetches.push_back(std::move(*item.fetch));
+      if (item.robots) commit.robots.push_back(std::move(*item.robots));
+      if (item.page) {
+        reply.weight += item.weight;
+        commit.pages.push_back(std::move(*item.page));
       }
-      reply.weight += item.weight;
-      results.push_back(std::move(item.result));
     }
-    reply.items = results.size();
-    if (!failed && !results.empty()) {
-      auto committed = store_->commit(results);
+    reply.items = commit.pages.size();
+    if (!failed) {
+      auto committed = store_->commit(commit);
       if (committed) {
         reply.queued = std::move(*committed);
       } else {

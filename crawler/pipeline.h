@@ -94,15 +94,17 @@ struct Refill {
   bool exhausted = false;  // fewer than asked: nothing more is queued on disk
 };
 
-// Either a result to commit or, with `refill` set, a frontier refill.
+// One thing for the writer: a page result, an audit record, or a refill.
 struct WriterItem {
-  storage::PageResult result;
-  std::size_t weight = 0;  // bytes it held in the pipeline
+  std::optional<storage::PageResult> page;
+  std::size_t weight = 0;  // bytes the page held in the pipeline
+  std::optional<storage::FetchRecord> fetch;
+  std::optional<storage::RobotsRecord> robots;
   std::optional<RefillRequest> refill;
 };
 
 struct WriterReply {
-  std::size_t items = 0;                   // results committed
+  std::size_t items = 0;                   // page results committed
   std::size_t weight = 0;
   std::vector<storage::QueuedUrl> queued;  // newly queued by this batch
   std::vector<Refill> refills;

@@ -75,6 +75,36 @@ CREATE TABLE edges(
 CREATE INDEX edges_dst ON edges(dst_id);
 CREATE VIRTUAL TABLE pages_fts USING fts5(title, text, content='documents', content_rowid='url_id',
                                      tokenize='porter unicode61 remove_diacritics 2');
+CREATE TABLE fetches(
+  id INTEGER PRIMARY KEY,
+  url TEXT NOT NULL,
+  host TEXT NOT NULL,
+  address TEXT,
+  kind TEXT NOT NULL,
+  attempt INTEGER NOT NULL,
+  started_at REAL,
+  waited REAL NOT NULL,
+  wait_reason TEXT,
+  robots_rule TEXT,
+  status INTEGER,
+  error TEXT,
+  bytes INTEGER NOT NULL,
+  elapsed REAL NOT NULL,
+  reused INTEGER NOT NULL
+);
+CREATE INDEX fetches_host ON fetches(host, started_at);
+CREATE TABLE robots(
+  id INTEGER PRIMARY KEY,
+  host TEXT NOT NULL,
+  url TEXT NOT NULL,
+  fetched_at REAL NOT NULL,
+  status INTEGER,
+  error TEXT,
+  body TEXT,
+  crawl_delay REAL,
+  sitemaps TEXT
+);
+CREATE INDEX robots_host ON robots(host, fetched_at);
 CREATE TABLE meta(
   key TEXT PRIMARY KEY,
   value TEXT
@@ -192,6 +222,7 @@ class Call {
   int step() { return bind_rc_ != SQLITE_OK ? bind_rc_ : sqlite3_step(stmt_); }
 
   int64_t integer(int col) const { return sqlite3_column_int64(stmt_, col); }
+  double real(int col) const { return sqlite3_column_double(stmt_, col); }
   bool is_null(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
   std::string text(int col) const {
     const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, col));
@@ -420,6 +451,8 @@ struct Store::Statements {
                             std::string_view error);
   Result<void> propagate_final_url(int64_t id, std::string_view final_url);
   Result<void> apply(const PageResult& page, double now, std::vector<QueuedUrl>& queued);
+  Result<void> record_fetch(const FetchRecord& f);
+  Result<void> record_robots(const RobotsRecord& r);
   Result<void> seed(const DiscoveredUrl& s, double now, std::vector<QueuedUrl>& queued);
 
   sqlite3* db;
@@ -430,6 +463,7 @@ struct Store::Statements {
   Stmt fts_insert, fts_delete;
   Stmt edge_insert;
   Stmt meta_set;
+  Stmt fetch_insert, robots_insert;
   std::unordered_map<std::string, int64_t, StringHash, std::equal_to<>> hosts;
 };
 
@@ -469,6 +503,13 @@ Result<void> Store::Statements::prepare_all() {
       {&edge_insert,
        "INSERT OR IGNORE INTO edges(src_id, dst_id, anchor_text, nofollow) VALUES(?1, ?2, ?3, ?4)"},
       {&meta_set, "INSERT OR REPLACE INTO meta(key, value) VALUES(?1, ?2)"},
+      {&fetch_insert,
+       "INSERT INTO fetches(url, host, address, kind, attempt, started_at, waited, wait_reason, "
+       "robots_rule, status, error, bytes, elapsed, reused) "
+       "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"},
+      {&robots_insert,
+       "INSERT INTO robots(host, url, fetched_at, status, error, body, crawl_delay, sitemaps) "
+       "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"},
   };
   for (const auto& [stmt, sql] : all) {
     auto prepared = prepare(db, sql, SQLITE_PREPARE_PERSISTENT);
@@ -683,6 +724,46 @@ Result<void> Store::Statements::propagate_final_url(int64_t id, std::string_view
   return {};
 }
 
+Result<void> Store::Statements::record_fetch(const FetchRecord& f) {
+  Call put(fetch_insert.get());
+  put.bind_text(1, f.url).bind_text(2, f.host).bind_text_or_null(3, f.address).bind_text(4, f.kind);
+  put.bind_int(5, f.attempt);
+  if (f.started_at) {
+    put.bind_real(6, *f.started_at);
+  } else {
+    put.bind_null(6);
+  }
+  put.bind_real(7, f.waited).bind_text_or_null(8, f.wait_reason).bind_text_or_null(9, f.robots_rule);
+  if (f.status) {
+    put.bind_int(10, *f.status);
+  } else {
+    put.bind_null(10);
+  }
+  put.bind_text_or_null(11, f.error).bind_int(12, f.bytes).bind_real(13, f.elapsed);
+  put.bind_int(14, f.reused ? 1 : 0);
+  return run(db, put, "record fetch");
+}
+
+Result<void> Store::Statements::record_robots(const RobotsRecord& r) {
+  Call put(robots_insert.get());
+  put.bind_text(1, r.host).bind_text(2, r.url).bind_real(3, r.fetched_at);
+  if (r.status) {
+    put.bind_int(4, *r.status);
+  } else {
+    put.bind_null(4);
+  }
+  put.bind_text_or_null(5, r.error).bind_text(6, r.body);
+  if (r.crawl_delay) {
+    put.bind_real(7, *r.crawl_delay);
+  } else {
+    put.bind_null(7);
+  }
+  std::string sitemaps;
+  for (const auto& m : r.sitemaps) sitemaps += (sitemaps.empty() ? "" : "\n") + m;
+  put.bind_text_or_null(8, sitemaps);
+  return run(db, put, "record robots.txt");
+}
+
 Result<void> Store::Statements::apply(const PageResult& page, double now,
                                       std::vector<QueuedUrl>& queued) {
   std::string_view error = page.error;
@@ -814,13 +895,25 @@ Result<std::vector<QueuedUrl>> Store::add_seeds(const std::vector<DiscoveredUrl>
 }
 
 Result<std::vector<QueuedUrl>> Store::commit(const std::vector<PageResult>& results) {
+  Batch batch;
+  batch.pages = results;
+  return commit(batch);
+}
+
+Result<std::vector<QueuedUrl>> Store::commit(const Batch& batch) {
   if (!stmts_) return read_only_store();
   std::vector<QueuedUrl> queued;
-  if (results.empty()) return queued;
+  if (batch.pages.empty() && batch.fetches.empty() && batch.robots.empty()) return queued;
   const double now = unix_now();
   auto r = stmts_->in_transaction([&]() -> Result<void> {
-    for (const PageResult& page : results) {
+    for (const PageResult& page : batch.pages) {
       if (auto one = stmts_->apply(page, now, queued); !one) return one;
+    }
+    for (const FetchRecord& f : batch.fetches) {
+      if (auto one = stmts_->record_fetch(f); !one) return one;
+    }
+    for (const RobotsRecord& rr : batch.robots) {
+      if (auto one = stmts_->record_robots(rr); !one) return one;
     }
     return {};
   });
@@ -959,6 +1052,22 @@ Result<CrawlStats> Store::stats(std::size_t top_hosts) {
                  "LIMIT ?1",
                  {limit},
                  [&](const Call& row) { s.top_hosts.emplace_back(row.text(0), row.integer(1)); });
+  }
+  if (r) {
+    r = each_row(db_, "SELECT count(*) FROM fetches", {},
+                 [&](const Call& row) { s.requests = row.integer(0); });
+  }
+  if (r) {
+    // The politeness check: per host, the smallest gap between consecutive
+    // request starts actually written to it.
+    const auto limit = static_cast<int64_t>(std::min<std::size_t>(top_hosts, INT64_MAX));
+    r = each_row(db_,
+                 "SELECT host, min(gap) AS g FROM (SELECT host, started_at - lag(started_at) "
+                 "OVER (PARTITION BY host ORDER BY started_at) AS gap FROM fetches "
+                 "WHERE started_at IS NOT NULL) WHERE gap IS NOT NULL GROUP BY host "
+                 "ORDER BY g, host LIMIT ?1",
+                 {limit},
+                 [&](const Call& row) { s.min_gaps.emplace_back(row.text(0), row.real(1)); });
   }
   if (!r) return r.error();
   return s;

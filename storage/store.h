@@ -76,6 +76,44 @@ struct PageResult {
   std::vector<OutLink> links;         // distinct targets found in the page
 };
 
+// One request attempt, for the audit trail of a crawl's politeness (`fetches`).
+struct FetchRecord {
+  std::string url;
+  std::string host;          // origin
+  std::string address;       // resolved IP; empty when never connected
+  std::string kind;          // "page" or "robots"
+  int attempt = 0;           // 0 for the first try
+  std::optional<double> started_at;  // unix seconds the request was written; none if never
+  double waited = 0;         // seconds between being next in line and starting
+  std::string wait_reason;   // what it waited for: "host delay", "crawl-delay", "back-off",
+                             // "retry-after", "connections"; empty when it did not wait
+  std::string robots_rule;   // the rule that allowed it, "no matching rule", or "robots off"
+  std::optional<int> status;
+  std::string error;
+  int64_t bytes = 0;
+  double elapsed = 0;        // seconds from the start of the attempt to its end
+  bool reused = false;       // over a kept-alive connection
+};
+
+// One robots.txt fetch, kept whole (`robots`).
+struct RobotsRecord {
+  std::string host;          // origin
+  std::string url;           // where the body came from (after redirects)
+  double fetched_at = 0;     // unix seconds
+  std::optional<int> status;
+  std::string error;
+  std::string body;          // as received, at most 500 KiB
+  std::optional<double> crawl_delay;
+  std::vector<std::string> sitemaps;
+};
+
+// Everything the writer commits in one transaction.
+struct Batch {
+  std::vector<PageResult> pages;
+  std::vector<FetchRecord> fetches;
+  std::vector<RobotsRecord> robots;
+};
+
 // One value of a query row, keeping SQLite's type for JSON and CSV output.
 struct Value {
   enum class Type { kNull, kInteger, kReal, kText, kBlob };
@@ -99,6 +137,10 @@ struct CrawlStats {
   std::map<std::string, int64_t> by_content_type;
   std::map<std::string, int64_t> errors;           // error text -> count
   std::vector<std::pair<std::string, int64_t>> top_hosts;  // most pages first
+  int64_t requests = 0;   // rows in fetches
+  // The smallest gap observed between two request starts to one host, per
+  // host, smallest first (at most top_hosts of them): the politeness check.
+  std::vector<std::pair<std::string, double>> min_gaps;
 };
 
 struct SearchHit {
@@ -133,6 +175,8 @@ class Store {
   // redirect back into its own chain is recorded as error "redirect loop").
   // Returns the URLs newly queued by these results.
   Result<std::vector<QueuedUrl>> commit(const std::vector<PageResult>& results);
+  // The same, with the batch's fetch and robots.txt records in the same transaction.
+  Result<std::vector<QueuedUrl>> commit(const Batch& batch);
   // Every URL still queued, in id order.
   Result<std::vector<QueuedUrl>> queued_urls();
   // How many URLs each origin has queued (to resume a crawl without loading them).

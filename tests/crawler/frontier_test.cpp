@@ -8,6 +8,10 @@ using webcrawl::storage::QueuedUrl;
 
 namespace {
 
+// The time the frontier sees when it notes that a host became ready.
+double test_now = 0;
+const Frontier::Clock test_clock = [] { return test_now; };
+
 QueuedUrl url(int64_t id, const std::string& origin) {
   return QueuedUrl{id, origin + "/" + std::to_string(id), origin, 1, 0};
 }
@@ -24,7 +28,7 @@ Frontier::Policy policy(double delay, int per_host, int concurrency, std::size_t
 }  // namespace
 
 TEST_CASE("a host's next request waits for its delay while other hosts go ahead", "[frontier]") {
-  Frontier f(policy(1.0, 1, 10));
+  Frontier f(policy(1.0, 1, 10), test_clock);
   f.push(url(1, "http://a"));
   f.push(url(2, "http://a"));
   f.push(url(3, "http://b"));
@@ -47,7 +51,7 @@ TEST_CASE("a host's next request waits for its delay while other hosts go ahead"
 }
 
 TEST_CASE("per-host and global caps bound what is in flight", "[frontier]") {
-  Frontier f(policy(0, 2, 3));
+  Frontier f(policy(0, 2, 3), test_clock);
   for (int i = 0; i < 5; i++) f.push(url(i + 1, "http://a"));
   for (int i = 0; i < 5; i++) f.push(url(i + 10, "http://b"));
   int a = 0, b = 0;
@@ -62,7 +66,7 @@ TEST_CASE("per-host and global caps bound what is in flight", "[frontier]") {
 }
 
 TEST_CASE("the send gate holds a request until the host's gap has passed", "[frontier]") {
-  Frontier f(policy(2.0, 2, 10));
+  Frontier f(policy(2.0, 2, 10), test_clock);
   f.push(url(1, "http://a"));
   f.sent("http://a", 50.0);
   CHECK(f.send_wait("http://a", 51.0) == Approx(1.0 + Frontier::kMarginBase + 2.0 * Frontier::kMarginShare));
@@ -71,7 +75,7 @@ TEST_CASE("the send gate holds a request until the host's gap has passed", "[fro
 }
 
 TEST_CASE("a cancelled start does not cost the host its delay", "[frontier]") {
-  Frontier f(policy(5.0, 1, 10));
+  Frontier f(policy(5.0, 1, 10), test_clock);
   f.push(url(1, "http://a"));
   f.push(url(2, "http://a"));
   auto job = f.pop(10.0);
@@ -83,7 +87,7 @@ TEST_CASE("a cancelled start does not cost the host its delay", "[frontier]") {
 }
 
 TEST_CASE("a blocked host starts nothing until unblocked", "[frontier]") {
-  Frontier f(policy(0, 1, 10));
+  Frontier f(policy(0, 1, 10), test_clock);
   f.push(url(1, "http://a"));
   f.set_blocked("http://a", true);
   CHECK_FALSE(f.pop(0));
@@ -92,7 +96,7 @@ TEST_CASE("a blocked host starts nothing until unblocked", "[frontier]") {
 }
 
 TEST_CASE("retries go first, after their back-off", "[frontier]") {
-  Frontier f(policy(0, 1, 10));
+  Frontier f(policy(0, 1, 10), test_clock);
   f.push(url(1, "http://a"));
   f.push(url(2, "http://a"));
   auto job = f.pop(0);
@@ -107,7 +111,7 @@ TEST_CASE("retries go first, after their back-off", "[frontier]") {
 }
 
 TEST_CASE("with a window, a host holds few URLs in memory and refills in id order", "[frontier]") {
-  Frontier f(policy(0, 1, 10, 4));
+  Frontier f(policy(0, 1, 10, 4), test_clock);
   for (int i = 1; i <= 10; i++) f.push(url(i, "http://a"));
   CHECK(f.queued() == 10);
   CHECK(f.in_memory() == 4);
@@ -137,7 +141,7 @@ TEST_CASE("with a window, a host holds few URLs in memory and refills in id orde
 }
 
 TEST_CASE("a resumed host starts with its queue on disk", "[frontier]") {
-  Frontier f(policy(0, 1, 10, 8));
+  Frontier f(policy(0, 1, 10, 8), test_clock);
   f.add_on_disk("http://a", 1000);
   CHECK(f.queued() == 1000);
   CHECK_FALSE(f.pop(0));
@@ -145,4 +149,35 @@ TEST_CASE("a resumed host starts with its queue on disk", "[frontier]") {
   REQUIRE(refills.size() == 1);
   CHECK(refills[0].after_id == 0);
   CHECK(refills[0].limit == 8);
+}
+
+TEST_CASE("each job says how long it waited once next in line, and why", "[frontier]") {
+  test_now = 100.0;
+  Frontier f(policy(1.0, 1, 10), test_clock);
+  f.push(url(1, "http://a"));
+  f.push(url(2, "http://a"));
+  auto first = f.pop(100.0);
+  REQUIRE(first);
+  CHECK(first->waited == 0.0);
+  CHECK(first->wait_reason.empty());
+  f.sent("http://a", 100.0);
+  test_now = 100.2;  // the response is back; url 2 is next in line from now
+  f.finished("http://a");
+  auto second = f.pop(101.5);
+  REQUIRE(second);
+  CHECK(second->waited == Approx(1.3));
+  CHECK(second->wait_reason == "host delay");
+
+  f.push(url(3, "http://a"));
+  f.finished("http://a");
+  test_now = 101.6;
+  auto third = f.pop(103.0);
+  REQUIRE(third);
+  third->attempt++;
+  f.finished("http://a");
+  f.push_retry(std::move(*third), 200.0, "retry-after");
+  auto retried = f.pop(200.0);
+  REQUIRE(retried);
+  CHECK(retried->wait_reason == "retry-after");
+  test_now = 0;
 }

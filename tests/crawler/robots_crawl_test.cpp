@@ -113,3 +113,35 @@ TEST_CASE("with robots off, robots.txt is neither fetched nor obeyed", "[robots]
   CHECK(server.request_count("/robots.txt") == 0);
   CHECK(server.request_count("/private/x") == 1);
 }
+
+TEST_CASE("every request attempt is in fetches, every robots.txt body in robots", "[robots][audit]") {
+  TestServer server;
+  const std::string robots = "User-agent: *\nDisallow: /private/\nAllow: /private/ok\nSitemap: /map.xml\n";
+  serve_site(server, robots);
+  TempDir dir;
+  std::string db = dir.file("crawl.db");
+  auto o = polite(db, server.url("/"));
+  o.delay = 0.05;
+  crawl_ok(o);
+
+  CHECK(scalar(db, "SELECT COUNT(*) FROM fetches") == std::to_string(server.requests().size()));
+  CHECK(scalar(db, "SELECT COUNT(*) FROM fetches WHERE kind = 'robots'") == "1");
+  CHECK(scalar(db, "SELECT robots_rule FROM fetches WHERE url = '" + server.url("/private/ok") + "'") ==
+        "allow /private/ok (line 3)");
+  CHECK(scalar(db, "SELECT robots_rule FROM fetches WHERE url = '" + server.url("/open") + "'") ==
+        "no matching rule");
+  CHECK(scalar(db, "SELECT COUNT(*) FROM fetches WHERE address = '127.0.0.1' AND status = 200") == "4");
+  CHECK(scalar(db, "SELECT SUM(reused) FROM fetches") == "3");  // one connection for all four requests
+  CHECK(scalar(db, "SELECT COUNT(*) FROM fetches WHERE wait_reason = 'host delay' AND waited > 0") != "0");
+  // The politeness check, from the recorded starts.
+  CHECK(std::stod(scalar(db, "SELECT MIN(gap) FROM (SELECT started_at - LAG(started_at) OVER "
+                             "(ORDER BY started_at) AS gap FROM fetches)")) >= 0.05);
+
+  CHECK(scalar(db, "SELECT body FROM robots") == robots);
+  CHECK(scalar(db, "SELECT status FROM robots") == "200");
+  CHECK(scalar(db, "SELECT sitemaps FROM robots") == "/map.xml");
+
+  auto stats = run_webcrawl({"stats", "--db", db});
+  CHECK(stats.status == 0);
+  CHECK(stats.out.find("smallest gap between request starts") != std::string::npos);
+}
