@@ -390,7 +390,7 @@ void Crawl::on_robots(const std::string& origin, const parser::Url& url, int hop
   }
   if (is_transient(response) && attempt < options_.retries && !stopping_) {
     // Retried in place, after a back-off; the host stays blocked meanwhile.
-    double wait = std::max(1.0, options_.delay) * std::pow(2.0, attempt);
+    double wait = std::min(kMaxRetryWait, std::max(1.0, options_.delay) * std::pow(2.0, attempt));
     auto* timer = new uv_timer_t;
     uv_timer_init(&loop_, timer);
     struct Retry { Crawl* crawl; std::string origin; parser::Url url; int attempt; };
@@ -572,7 +572,7 @@ void Crawl::on_response(Job job, FetchResponse response) {
 void Crawl::retry_later(Job job, const FetchResponse& response) {
   // Exponential back-off with jitter, never shorter than the host's delay, and
   // never shorter than what the server asked for with Retry-After.
-  double base = std::max(1.0, options_.delay) * std::pow(2.0, job.attempt);
+  double base = std::min(kMaxRetryWait, std::max(1.0, options_.delay) * std::pow(2.0, job.attempt));
   std::uniform_real_distribution<double> jitter(0.75, 1.25);
   double wait = base * jitter(rng_);
   const char* reason = "back-off";
