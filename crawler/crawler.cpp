@@ -518,6 +518,11 @@ void Crawl::start(Job job) {
     r.error = "invalid url: " + url.error().message;
     return record(std::move(r));
   }
+  if (job.attempt == 0) {
+    WriterItem started;
+    started.started = job.url.id;
+    writer_->submit(std::move(started));
+  }
   FetchRequest request{std::move(*url), options_.timeout, options_.max_body};
   fetcher_->fetch(std::move(request), [this, job = std::move(job)](FetchResponse response) mutable {
     on_response(std::move(job), std::move(response));

@@ -26,6 +26,7 @@ void StoreWriter::run() {
     std::vector<RefillRequest> refills;
     commit.pages.reserve(batch.size());
     for (auto& item : batch) {
+      if (item.started) commit.started.push_back(*item.started);
       if (item.refill) refills.push_back(std::move(*item.refill));
       if (item.fetch) commit.fetches.push_back(std::move(*item.fetch));
       if (item.robots) commit.robots.push_back(std::move(*item.robots));

@@ -96,6 +96,7 @@ struct Refill {
 
 // One thing for the writer: a page result, an audit record, or a refill.
 struct WriterItem {
+  std::optional<int64_t> started;  // a url id whose request began
   std::optional<storage::PageResult> page;
   std::size_t weight = 0;  // bytes the page held in the pipeline
   std::optional<storage::FetchRecord> fetch;

@@ -45,11 +45,12 @@ CREATE TABLE urls(
   depth INTEGER NOT NULL,
   redirects INTEGER NOT NULL DEFAULT 0,
   via INTEGER REFERENCES urls(id),
-  state TEXT NOT NULL CHECK(state IN ('queued', 'done', 'failed', 'skipped', 'discovered')),
+  state TEXT NOT NULL CHECK(state IN ('queued', 'in_flight', 'done', 'failed', 'skipped', 'discovered')),
   reason TEXT,
   discovered_at REAL NOT NULL
 );
 CREATE INDEX urls_queued ON urls(host_id, id) WHERE state = 'queued';  -- per-host frontier windows
+CREATE INDEX urls_in_flight ON urls(id) WHERE state = 'in_flight';     -- reset when a crawl resumes
 CREATE INDEX urls_host ON urls(host_id);
 CREATE TABLE documents(
   url_id INTEGER PRIMARY KEY REFERENCES urls(id),
@@ -463,7 +464,7 @@ struct Store::Statements {
   Stmt fts_insert, fts_delete;
   Stmt edge_insert;
   Stmt meta_set;
-  Stmt fetch_insert, robots_insert;
+  Stmt fetch_insert, robots_insert, url_started;
   std::unordered_map<std::string, int64_t, StringHash, std::equal_to<>> hosts;
 };
 
@@ -507,6 +508,7 @@ Result<void> Store::Statements::prepare_all() {
        "INSERT INTO fetches(url, host, address, kind, attempt, started_at, waited, wait_reason, "
        "robots_rule, status, error, bytes, elapsed, reused) "
        "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"},
+      {&url_started, "UPDATE urls SET state = 'in_flight' WHERE id = ?1 AND state = 'queued'"},
       {&robots_insert,
        "INSERT INTO robots(host, url, fetched_at, status, error, body, crawl_delay, sitemaps) "
        "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"},
@@ -871,6 +873,10 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path, OpenMode mod
   if (*fresh) {
     if (auto r = create_schema(db, path); !r) return r.error();
   }
+  // Requests in flight when the last run ended (a kill, a stop) go again.
+  if (auto r = exec(db, "UPDATE urls SET state = 'queued' WHERE state = 'in_flight'"); !r) {
+    return r.error();
+  }
   store->stmts_ = std::make_unique<Statements>(db);
   if (auto r = store->stmts_->prepare_all(); !r) return r.error();
   return store;
@@ -903,9 +909,16 @@ Result<std::vector<QueuedUrl>> Store::commit(const std::vector<PageResult>& resu
 Result<std::vector<QueuedUrl>> Store::commit(const Batch& batch) {
   if (!stmts_) return read_only_store();
   std::vector<QueuedUrl> queued;
-  if (batch.pages.empty() && batch.fetches.empty() && batch.robots.empty()) return queued;
+  if (batch.pages.empty() && batch.fetches.empty() && batch.robots.empty() && batch.started.empty()) {
+    return queued;
+  }
   const double now = unix_now();
   auto r = stmts_->in_transaction([&]() -> Result<void> {
+    for (int64_t id : batch.started) {
+      Call mark(stmts_->url_started.get());
+      mark.bind_int(1, id);
+      if (auto one = run(db_, mark, "mark in flight"); !one) return one;
+    }
     for (const PageResult& page : batch.pages) {
       if (auto one = stmts_->apply(page, now, queued); !one) return one;
     }

@@ -109,6 +109,7 @@ struct RobotsRecord {
 
 // Everything the writer commits in one transaction.
 struct Batch {
+  std::vector<int64_t> started;  // url ids whose requests began: state 'in_flight'
   std::vector<PageResult> pages;
   std::vector<FetchRecord> fetches;
   std::vector<RobotsRecord> robots;
@@ -160,6 +161,7 @@ class Store {
   // Fails with kNotOurs for a file that exists and is not a webcrawl database
   // (not SQLite, or SQLite without our application_id): such a file is never
   // modified. A zero-length file counts as new. kStorage for other failures.
+  // kCrawl puts URLs left 'in_flight' by an earlier run back in the queue.
   static Result<std::unique_ptr<Store>> open(const std::string& path, OpenMode mode);
   ~Store();
   Store(const Store&) = delete;

@@ -1,6 +1,7 @@
 // Killing the crawler at any moment loses nothing but what was in flight.
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <csignal>
 #include <map>
 #include <set>
@@ -178,4 +179,56 @@ TEST_CASE("seeds given to a resumed crawl are added to it", "[durability]") {
   CHECK(server.request_count("/b") == 1);
   CHECK(server.request_count("/c") == 1);
   CHECK(scalar(db, "SELECT COUNT(*) FROM pages") == "3");
+}
+
+TEST_CASE("requests in flight are marked in the frontier and queued again after a kill", "[durability]") {
+  TestServer server;
+  std::atomic<bool> release{false};
+  server.on("/", [](const Request&, Response& r) { r.html("<a href='/slow'>slow</a>"); });
+  server.on("/slow", [&](const Request&, Response& r) {
+    while (!release && server.wait_unless_stopped(10ms)) {
+    }
+    r.html("<title>slow</title>");
+  });
+  TempDir dir;
+  std::string db = dir.file("crawl.db");
+  auto args = crawl_args(db, server.url("/"));
+  {
+    Background crawl(args, dir.file("log.txt"));
+    wait_for_requests(server, 2);
+    // The crawl is stuck on /slow: the database says so while it waits.
+    auto deadline = Clock::now() + 10s;
+    std::string state;
+    while (Clock::now() < deadline) {
+      state = scalar(db, "SELECT state FROM frontier WHERE url = '" + server.url("/slow") + "'");
+      if (state == "in_flight") break;
+      std::this_thread::sleep_for(10ms);
+    }
+    CHECK(state == "in_flight");
+    crawl.signal(SIGKILL);
+    crawl.wait(10);
+  }
+  release = true;
+  REQUIRE(run_webcrawl(args).status == 0);
+  CHECK(scalar(db, "SELECT status FROM pages WHERE url = '" + server.url("/slow") + "'") == "200");
+  CHECK(server.request_count("/slow") == 2);
+}
+
+TEST_CASE("a second SIGINT exits at once and leaves a sound database", "[durability]") {
+  TestServer server;
+  server.on("/", [&](const Request&, Response& r) {
+    server.wait_unless_stopped(20s);  // never answers in time: the first SIGINT must wait for it
+    r.html("late");
+  });
+  TempDir dir;
+  std::string db = dir.file("crawl.db");
+  Background crawl(crawl_args(db, server.url("/")), dir.file("log.txt"));
+  wait_for_requests(server, 1);
+  crawl.signal(SIGINT);
+  std::this_thread::sleep_for(200ms);
+  auto second = Clock::now();
+  crawl.signal(SIGINT);
+  CHECK(crawl.wait(5) == 130);
+  CHECK(Clock::now() - second < 1s);
+  CHECK(scalar(db, "PRAGMA integrity_check") == "ok");
 }
