@@ -7,15 +7,17 @@ ASAN      ?= build-asan
 PACKAGES  := cmake g++ pkg-config libuv1-dev node-llhttp libssl-dev libgumbo-dev \
              libsqlite3-dev catch2 zlib1g-dev libbrotli-dev libidn2-dev libpsl-dev \
              libcli11-dev libtomlplusplus-dev nlohmann-json3-dev ca-certificates openssl
+BENCH_PACKAGES := python3.11-doc time python3
 DEMO_PORT ?= 8731
 
-.PHONY: all deps configure build test asan demo clean
+.PHONY: all deps configure build test asan demo bench-docs clean
 
 all: build
 
-# Installs the Debian packages that are not installed yet (needs root or sudo).
-deps:
-	@missing=""; for p in $(PACKAGES); do \
+# Installs those of the Debian packages $(1) that are not installed yet
+# (needs root or sudo).
+define install_missing
+	@missing=""; for p in $(1); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -23,6 +25,10 @@ deps:
 	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
 	fi
+endef
+
+deps:
+	$(call install_missing,$(PACKAGES))
 
 $(BUILD)/CMakeCache.txt: | deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release
@@ -45,5 +51,46 @@ asan: deps
 demo: build
 	@bash seeds/demo.sh $(BUILD) $(DEMO_PORT)
 
+# Crawls Debian's Python 3.11 documentation on loopback twice and prints
+# throughput, peak memory and consistency checks.
+bench-docs: build
+	$(call install_missing,$(BENCH_PACKAGES))
+	@bash bench/docs_crawl.sh $(BUILD)
+
+# libFuzzer with ASan and UBSan on the parser surfaces (clang, in $(FUZZ)/):
+# runs each target FUZZ_SECONDS on tests/fuzz/corpus/<target>/ and merges new
+# coverage back into it. Fails when a target finds anything.
+FUZZ          ?= build-fuzz
+FUZZ_SECONDS  ?= 60
+FUZZ_TARGETS  := fuzz_url fuzz_robots fuzz_http_response fuzz_extract
+FUZZ_PACKAGES := clang libclang-rt-14-dev
+
+.PHONY: fuzz
+fuzz: deps
+	$(call install_missing,$(FUZZ_PACKAGES))
+	CC=clang CXX=clang++ cmake -S . -B $(FUZZ) -DCMAKE_BUILD_TYPE=Debug -DWEBCRAWL_FUZZ=ON
+	cmake --build $(FUZZ) -j $(JOBS) --target fuzz_targets
+	@bash tests/fuzz/run.sh $(FUZZ) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
 clean:
-	rm -rf $(BUILD) $(ASAN)
+	rm -rf $(BUILD) $(ASAN) $(FUZZ)
+
+# Throughput against the no-network ceiling (issue 6): generates a 20,000-page
+# site on 200 loopback hosts, serves it with nginx, crawls it and prints
+# pages/s, the ceiling, their ratio, CPU ms per page and peak RSS. See bench/run.sh.
+BENCH_NGINX_PACKAGES := nginx time
+.PHONY: bench bench-quick bench-programs
+bench-programs: build
+	$(call install_missing,$(BENCH_NGINX_PACKAGES))
+	cmake --build $(BUILD) -j $(JOBS) --target bench_gen_site bench_ceiling
+bench: bench-programs
+	@bash bench/run.sh $(BUILD) 20000
+bench-quick: bench-programs
+	@bash bench/run.sh $(BUILD) 2000
+
+# Frontier memory (issue 4): 1,000,000 queued URLs over 10,000 hosts, crawled
+# for 60,000 pages against closed loopback ports; prints peak RSS and growth.
+.PHONY: bench-memory
+bench-memory: build
+	cmake --build $(BUILD) -j $(JOBS) --target bench_make_frontier
+	@bash bench/frontier_memory.sh $(BUILD)
