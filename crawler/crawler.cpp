@@ -32,7 +32,7 @@ constexpr double kRobotsTtl = 24 * 3600.0;    // RFC 9309 2.4: cache for at most
 constexpr std::size_t kRobotsMaxBody = parser::kMaxRobotsBytes + 16 * 1024;
 constexpr double kGracePeriod = 3.0;         // seconds in-flight requests get after a stop
 constexpr double kMaxRetryWait = 3600.0;     // a longer Retry-After is not waited for
-constexpr std::size_t kPipelineBytes = 64u << 20;
+constexpr std::size_t kPipelineBytes = 32u << 20;  // bodies between fetch and commit
 constexpr std::size_t kMinWindow = 16;        // queued URLs per host kept in memory
 
 double unix_now() {
