@@ -418,3 +418,21 @@ TEST_CASE("a host with far more URLs than its in-memory window is crawled comple
   }
   CHECK(scalar(db, "SELECT COUNT(*) FROM frontier WHERE state = 'queued'") == "0");
 }
+
+TEST_CASE("HTTPS by host name sends SNI and checks the name against the certificate", "[crawl][tls]") {
+  TestCa ca;
+  TestServer::Options opts;
+  opts.tls = ca.issue({"localhost"}, {});  // no IP in the certificate: only the name can match
+  TestServer server(opts);
+  serve_small_site(server);
+  TempDir dir;
+  std::string ca_file = dir.file("ca.pem");
+  REQUIRE(ca.write_pem(ca_file));
+  std::string db = dir.file("crawl.db");
+  std::string home = "https://localhost:" + std::to_string(server.port()) + "/";
+  auto o = test_options(db, {home});
+  o.ca_file = ca_file;
+  crawl_ok(o);
+  CHECK(page_field(db, home, "title") == "Home page");
+  CHECK(page_field(db, "https://localhost:" + std::to_string(server.port()) + "/a", "status") == "200");
+}
