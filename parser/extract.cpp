@@ -1,6 +1,7 @@
 // HTML extraction over gumbo's tree; the contract is in extract.h.
 #include "parser/extract.h"
 
+
 #include <gumbo.h>
 
 #include <algorithm>
@@ -14,6 +15,8 @@
 #include <optional>
 #include <unordered_set>
 #include <utility>
+
+#include "parser/utf8.h"
 
 namespace webcrawl::parser {
 namespace {
@@ -121,58 +124,28 @@ bool has_attribute(const GumboElement& element, const char* name) {
   return gumbo_get_attribute(&element.attributes, name) != nullptr;
 }
 
-// Length of the UTF-8 sequence at s[i], or 0 when it is malformed (overlong,
-// surrogate, past U+10FFFF, cut short).
-std::size_t utf8_length(std::string_view s, std::size_t i) {
-  auto lead = static_cast<unsigned char>(s[i]);
-  if (lead < 0x80) return 1;
-  std::size_t need = 0;
-  unsigned char lo = 0x80, hi = 0xBF;
-  if (lead >= 0xC2 && lead <= 0xDF) {
-    need = 1;
-  } else if (lead >= 0xE0 && lead <= 0xEF) {
-    need = 2;
-    if (lead == 0xE0) lo = 0xA0;
-    if (lead == 0xED) hi = 0x9F;
-  } else if (lead >= 0xF0 && lead <= 0xF4) {
-    need = 3;
-    if (lead == 0xF0) lo = 0x90;
-    if (lead == 0xF4) hi = 0x8F;
-  } else {
-    return 0;
-  }
-  if (s.size() - i - 1 < need) return 0;
-  for (std::size_t k = 1; k <= need; ++k) {
-    auto c = static_cast<unsigned char>(s[i + k]);
-    if (c < lo || c > hi) return 0;
-    lo = 0x80;
-    hi = 0xBF;
-  }
-  return need + 1;
-}
-
 // `text` when it is valid UTF-8; otherwise a copy in `storage` with each
 // malformed byte replaced by U+FFFD. Gumbo 0.10.1 decodes a numeric character
 // reference that overflows an int ("&#x1F60BBBBBBBB;") into one arbitrary
 // byte instead of U+FFFD, so its text is not always valid UTF-8.
 std::string_view valid_utf8(std::string_view text, std::string& storage) {
   std::size_t i = 0;
+  bool valid = true;
   while (i < text.size()) {
-    std::size_t n = utf8_length(text, i);
-    if (n == 0) break;
+    std::size_t n = utf8_sequence(text, i, &valid);
+    if (!valid) break;
     i += n;
   }
   if (i == text.size()) return text;
   storage.assign(text.substr(0, i));
   while (i < text.size()) {
-    std::size_t n = utf8_length(text, i);
-    if (n == 0) {
-      storage.append("\xEF\xBF\xBD");
-      ++i;
-    } else {
+    std::size_t n = utf8_sequence(text, i, &valid);
+    if (valid) {
       storage.append(text.substr(i, n));
-      i += n;
+    } else {
+      storage.append("\xEF\xBF\xBD");
     }
+    i += n;
   }
   return storage;
 }

@@ -12,10 +12,12 @@
 
 #include "parser/extract.h"
 #include "parser/url.h"
+#include "parser/utf8.h"
 
 namespace {
 
 using webcrawl::parser::extract_page;
+using webcrawl::parser::is_valid_utf8;
 using webcrawl::parser::ExtractedPage;
 using webcrawl::parser::ExtractOptions;
 using webcrawl::parser::parse_url;
@@ -45,38 +47,6 @@ ExtractOptions small_caps() {
   return options;
 }
 
-// Strict UTF-8 (no overlongs, surrogates or code points past U+10FFFF).
-bool is_valid_utf8(std::string_view s) {
-  for (std::size_t i = 0; i < s.size();) {
-    auto lead = static_cast<unsigned char>(s[i]);
-    std::size_t need = 0;
-    unsigned char lo = 0x80, hi = 0xBF;
-    if (lead < 0x80) {
-      need = 0;
-    } else if (lead >= 0xC2 && lead <= 0xDF) {
-      need = 1;
-    } else if (lead >= 0xE0 && lead <= 0xEF) {
-      need = 2;
-      if (lead == 0xE0) lo = 0xA0;
-      if (lead == 0xED) hi = 0x9F;
-    } else if (lead >= 0xF0 && lead <= 0xF4) {
-      need = 3;
-      if (lead == 0xF0) lo = 0x90;
-      if (lead == 0xF4) hi = 0x8F;
-    } else {
-      return false;
-    }
-    if (s.size() - i - 1 < need) return false;
-    for (std::size_t k = 1; k <= need; ++k) {
-      auto c = static_cast<unsigned char>(s[i + k]);
-      if (c < lo || c > hi) return false;
-      lo = 0x80;
-      hi = 0xBF;
-    }
-    i += need + 1;
-  }
-  return true;
-}
 
 // Collapsed text: no leading, trailing or doubled space, no other ASCII
 // whitespace, at most `cap` bytes, cut on a character boundary.
