@@ -259,6 +259,11 @@ int run_cli(int argc, char** argv) {
   crawl->add_option("--max-body", o.max_body, "responses are cut at this size (bytes; k, M, G suffixes)")
       ->transform(CLI::AsSizeValue(false))->capture_default_str();
   crawl->add_option("--ca-file", o.ca_file, "extra trusted CA certificates (PEM)")->check(CLI::ExistingFile);
+  crawl->add_flag("--insecure", o.insecure, "do not verify TLS certificates (warns; for testing only)");
+  crawl->add_option("--max-url-length", o.max_url_length, "longer discovered URLs are skipped as traps")
+      ->check(CLI::Range(64, 1 << 20))->capture_default_str();
+  crawl->add_option("--max-pages-per-host", o.max_pages_per_host, "stop fetching a host after N pages")
+      ->check(CLI::PositiveNumber);
   crawl->add_option("--parse-threads", o.parse_threads, "HTML parsing threads (default: one per core)")
       ->check(CLI::Range(1, 256));
   crawl->add_flag("--quiet", o.quiet, "no progress output");

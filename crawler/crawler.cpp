@@ -80,7 +80,7 @@ class Crawl {
         frontier_({options.delay, options.per_host, options.concurrency,
                    std::max<std::size_t>(kMinWindow, 4 * static_cast<std::size_t>(options.per_host))},
                   monotonic_seconds),
-        policy_(options.scope, options.max_depth),
+        policy_(options.scope, options.max_depth, options.max_url_length),
         rng_(std::random_device{}()) {}
 
   Result<CrawlSummary> run();
@@ -129,7 +129,8 @@ class Crawl {
   void robots_known(const std::string& origin, parser::RobotsTxt rules, std::string unavailable);
   void keep_robots(const std::string& origin, const parser::Url& url, const FetchResponse& response,
                    const parser::RobotsTxt* rules);
-  storage::PageResult skipped_by_robots(const Job& job, const std::string& why);
+  // The record of a URL never requested (robots.txt, a per-host cap).
+  storage::PageResult skipped(const Job& job, const std::string& why);
   void abandon_in_flight();
   void print_progress(bool final);
 
@@ -169,7 +170,7 @@ class Crawl {
   int64_t started_ = 0;             // first attempts started by this run
   int64_t stored_ = 0;              // documents committed by this run
   int64_t errors_ = 0;
-  int64_t skipped_ = 0;             // never requested (robots.txt)
+  int64_t skipped_ = 0;             // never requested (robots.txt, per-host cap)
   int64_t bytes_ = 0;
   uint64_t requests_ = 0;
   uint64_t connections_ = 0;
@@ -180,6 +181,7 @@ class Crawl {
   int signal_ = 0;
   std::optional<Error> fatal_;
   std::unordered_map<std::string, Robots> robots_;
+  std::unordered_map<std::string, int64_t> pages_per_host_;  // only with --max-pages-per-host
   std::string product_token_;
   bool tty_ = false;
   double last_line_ = 0;
@@ -221,6 +223,11 @@ Result<void> Crawl::prepare() {
     return Error{Code::kInvalidArgument, "nothing to crawl: give seed URLs or --seeds FILE"};
   }
   for (auto& [origin, n] : *queued) frontier_.add_on_disk(origin, n);
+  if (options_.max_pages_per_host) {
+    auto per_host = store_->documents_by_host();
+    if (!per_host) return per_host.error();
+    for (auto& [origin, n] : *per_host) pages_per_host_[origin] = n;
+  }
   return {};
 }
 
@@ -235,6 +242,11 @@ Result<CrawlSummary> Crawl::run() {
   FetcherConfig fc;
   fc.user_agent = options_.user_agent;
   fc.ca_file = options_.ca_file;
+  fc.insecure = options_.insecure;
+  if (options_.insecure) {
+    log_ << "webcrawl: warning: --insecure: TLS certificates are not verified; anyone on the path can "
+            "forge what this crawl stores\n";
+  }
   fc.max_connections = static_cast<std::size_t>(options_.concurrency);
   fc.max_idle_per_origin = static_cast<std::size_t>(options_.per_host);
   auto fetcher = Fetcher::create(&loop_, fc);
@@ -335,14 +347,23 @@ void Crawl::pump() {
         if (gate == RobotsGate::kDisallowed) {
           frontier_.cancel(job->url.origin);
           const Robots& r = robots_[job->url.origin];
-          record(skipped_by_robots(*job, r.unavailable.empty() ? "robots" : "robots: " + r.unavailable));
+          record(skipped(*job, r.unavailable.empty() ? "robots" : "robots: " + r.unavailable));
           continue;
         }
         job->robots_rule = describe(decision);
       } else {
         job->robots_rule = "robots off";
       }
-      if (job->attempt == 0) started_++;
+      if (options_.max_pages_per_host && job->attempt == 0 &&
+          pages_per_host_[job->url.origin] >= *options_.max_pages_per_host) {
+        frontier_.cancel(job->url.origin);
+        record(skipped(*job, "max pages per host"));
+        continue;
+      }
+      if (job->attempt == 0) {
+        started_++;
+        if (options_.max_pages_per_host) pages_per_host_[job->url.origin]++;
+      }
       start(std::move(*job));
     }
     arm_timer();
@@ -483,7 +504,7 @@ void Crawl::audit(const std::string& url, const std::string& origin, const char*
   writer_->submit(std::move(item));
 }
 
-storage::PageResult Crawl::skipped_by_robots(const Job& job, const std::string& why) {
+storage::PageResult Crawl::skipped(const Job& job, const std::string& why) {
   storage::PageResult r;
   r.url_id = job.url.id;
   r.final_url = job.url.url;
@@ -732,7 +753,7 @@ void Crawl::print_progress(bool final) {
   if (final) {
     int64_t crawled = stored_ - skipped_;
     line << "crawled " << crawled << " pages in " << elapsed << "s (" << crawled / elapsed
-         << " pages/s), " << errors_ << " errors, " << skipped_ << " disallowed by robots.txt, "
+         << " pages/s), " << errors_ << " errors, " << skipped_ << " skipped (robots.txt, limits), "
          << bytes_ / 1024 << " KiB, " << requests_
          << " requests over " << connections_ << " connections";
     if (requests_ > 0 && connections_ > 0) {

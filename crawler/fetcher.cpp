@@ -802,7 +802,7 @@ Result<std::unique_ptr<Fetcher>> Fetcher::create(uv_loop_t* loop, FetcherConfig 
   impl->ssl_ctx = SSL_CTX_new(TLS_client_method());
   if (!impl->ssl_ctx) return Error{Code::kTls, openssl_error("SSL_CTX_new")};
   SSL_CTX_set_min_proto_version(impl->ssl_ctx, TLS1_2_VERSION);
-  SSL_CTX_set_verify(impl->ssl_ctx, SSL_VERIFY_PEER, nullptr);
+  SSL_CTX_set_verify(impl->ssl_ctx, impl->config.insecure ? SSL_VERIFY_NONE : SSL_VERIFY_PEER, nullptr);
   SSL_CTX_set_mode(impl->ssl_ctx, SSL_MODE_RELEASE_BUFFERS);
   if (SSL_CTX_set_default_verify_paths(impl->ssl_ctx) != 1) {
     return Error{Code::kTls, openssl_error("loading the system trust store")};

@@ -25,6 +25,7 @@ namespace webcrawl::crawler {
 struct FetcherConfig {
   std::string user_agent;
   std::string ca_file;            // extra trusted CAs (PEM); empty: system store only
+  bool insecure = false;          // no certificate verification at all
   std::size_t max_connections = 64;  // open sockets, active and idle together
   std::size_t max_idle_per_origin = 1;
   double idle_timeout = 30.0;     // seconds an idle keep-alive connection is kept

@@ -6,8 +6,8 @@
 
 namespace webcrawl::crawler {
 
-LinkPolicy::LinkPolicy(Scope scope, std::optional<int> max_depth)
-    : scope_(scope), max_depth_(max_depth) {
+LinkPolicy::LinkPolicy(Scope scope, std::optional<int> max_depth, std::size_t max_url_length)
+    : scope_(scope), max_depth_(max_depth), max_url_length_(max_url_length) {
   // Debian ships a current list under /usr/share/publicsuffix; psl_latest picks
   // the newer of it and the built-in copy.
   psl_ = psl_latest(nullptr);
@@ -48,6 +48,27 @@ bool LinkPolicy::in_scope(const parser::Url& url) const {
   return domains_.count(domain) > 0;
 }
 
+bool LinkPolicy::repeats_segments(std::string_view path) {
+  // Paths are short; a quadratic count over at most a few dozen segments is
+  // cheaper than a hash map.
+  std::vector<std::string_view> segments;
+  std::size_t start = 1;
+  while (start <= path.size()) {
+    std::size_t end = path.find('/', start);
+    if (end == std::string_view::npos) end = path.size();
+    segments.push_back(path.substr(start, end - start));  // empty ones too: "//////" loops
+    if (segments.size() > kMaxSegments) return true;
+    start = end + 1;
+  }
+  for (std::size_t i = 0; i < segments.size(); i++) {
+    int count = 1;
+    for (std::size_t j = i + 1; j < segments.size(); j++) {
+      if (segments[j] == segments[i] && ++count >= kRepeatLimit) return true;
+    }
+  }
+  return false;
+}
+
 storage::DiscoveredUrl LinkPolicy::decide(const parser::Url& target, int from_depth,
                                           bool nofollow) const {
   storage::DiscoveredUrl d;
@@ -56,6 +77,10 @@ storage::DiscoveredUrl LinkPolicy::decide(const parser::Url& target, int from_de
   d.depth = from_depth + 1;
   if (nofollow) {
     d.skip_reason = "nofollow";
+  } else if (d.url.size() > max_url_length_) {
+    d.skip_reason = "url too long";
+  } else if (repeats_segments(target.path)) {
+    d.skip_reason = "repeating path";
   } else if (!in_scope(target)) {
     d.skip_reason = "out of scope";
   } else if (max_depth_ && d.depth > *max_depth_) {

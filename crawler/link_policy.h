@@ -9,6 +9,7 @@
 #include <set>
 #include <shared_mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "crawler/options.h"
@@ -21,7 +22,7 @@ namespace webcrawl::crawler {
 
 class LinkPolicy {
  public:
-  LinkPolicy(Scope scope, std::optional<int> max_depth);
+  LinkPolicy(Scope scope, std::optional<int> max_depth, std::size_t max_url_length = 2048);
   ~LinkPolicy();
   LinkPolicy(const LinkPolicy&) = delete;
   LinkPolicy& operator=(const LinkPolicy&) = delete;
@@ -35,16 +36,25 @@ class LinkPolicy {
   bool in_scope(const parser::Url& url) const;
 
   // The record for a link found at `from_depth`: followed when in scope, within
-  // max depth and not nofollow; otherwise with the reason why not.
+  // max depth, not nofollow and not a crawler trap (longer than the maximum URL
+  // length, or a path that repeats a segment: /a/b/a/b/a/b); otherwise with
+  // the reason why not.
   storage::DiscoveredUrl decide(const parser::Url& target, int from_depth, bool nofollow) const;
 
   // The registrable domain (eTLD+1) of a host name per the Public Suffix List;
   // the host itself for IP literals and names with no registrable part.
   std::string registrable_domain(const std::string& hostname) const;
 
+  // A path that names one segment kRepeatLimit times or more is a trap
+  // (calendars, relative links that nest forever).
+  static constexpr int kRepeatLimit = 3;
+  static constexpr std::size_t kMaxSegments = 64;  // deeper paths count as traps too
+  static bool repeats_segments(std::string_view path);
+
  private:
   Scope scope_;
   std::optional<int> max_depth_;
+  std::size_t max_url_length_;
   psl_ctx_t* psl_ = nullptr;
   mutable std::shared_mutex mutex_;
   std::set<std::string> hosts_;    // seed host names

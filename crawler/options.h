@@ -29,6 +29,9 @@ struct CrawlOptions {
   int retries = 2;                      // retries of transient failures
   std::size_t max_body = 10u << 20;     // bytes
   std::string ca_file;                  // extra trusted CA certificates (PEM)
+  bool insecure = false;                // skip certificate verification (warned about)
+  std::size_t max_url_length = 2048;    // longer discovered URLs are skipped as traps
+  std::optional<int64_t> max_pages_per_host;
   bool quiet = false;
   int parse_threads = 0;                // 0: one per core
 };

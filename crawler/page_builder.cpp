@@ -64,6 +64,10 @@ storage::PageResult build_page(FetchedPage page, const LinkPolicy& policy,
   r.index = !x.noindex;
   // noindex: the page is recorded, its text is neither kept nor indexed.
   if (!x.noindex) r.text = std::move(x.text);
+  if (x.links_truncated) {
+    // Not a failure: the page is stored, and this says its link list is cut.
+    r.error = "links truncated at " + std::to_string(options.max_links);
+  }
   r.links.reserve(x.links.size());
   for (parser::Link& link : x.links) {
     auto target = parser::parse_url(link.url);

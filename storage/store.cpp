@@ -978,6 +978,16 @@ Result<std::vector<QueuedUrl>> Store::queued_for_host(const std::string& origin,
   return out;
 }
 
+Result<std::vector<std::pair<std::string, int64_t>>> Store::documents_by_host() {
+  std::vector<std::pair<std::string, int64_t>> out;
+  auto r = each_row(db_,
+                    "SELECT h.origin, count(*) FROM documents d JOIN urls u ON u.id = d.url_id "
+                    "JOIN hosts h ON h.id = u.host_id WHERE u.state <> 'skipped' GROUP BY u.host_id",
+                    {}, [&](const Call& row) { out.emplace_back(row.text(0), row.integer(1)); });
+  if (!r) return r.error();
+  return out;
+}
+
 Result<std::vector<std::string>> Store::seed_origins() {
   std::vector<std::string> out;
   auto r = each_row(db_,

@@ -190,6 +190,8 @@ class Store {
   // The origins of every depth-0 URL (the seeds and the targets of their
   // redirects), which define a crawl's scope when it resumes.
   Result<std::vector<std::string>> seed_origins();
+  // Documents stored per origin (for --max-pages-per-host across runs).
+  Result<std::vector<std::pair<std::string, int64_t>>> documents_by_host();
   // Number of documents stored (fetched, failed or skipped).
   Result<int64_t> document_count();
   // Free-form crawl metadata (options, start time).

@@ -164,3 +164,16 @@ TEST_CASE("export streams a table as JSON Lines or CSV", "[cli]") {
   auto bad = run_webcrawl({"export", "--db", db, "--table", "urls"});
   CHECK(bad.status == 2);
 }
+
+TEST_CASE("insecure mode fetches from an untrusted certificate, with a warning", "[cli][tls]") {
+  TestServer::Options opts;
+  opts.tls = TestCa::self_signed_identity({"localhost"}, {"127.0.0.1"});
+  TestServer server(opts);
+  serve_pages(server);
+  TempDir dir;
+  std::string db = dir.file("crawl.db");
+  auto r = run_webcrawl({"crawl", "--quiet", "--insecure", "--delay", "0", "--no-robots", "--db", db, server.url("/")});
+  CHECK(r.status == 0);
+  CHECK(r.err.find("warning: --insecure") != std::string::npos);
+  CHECK(scalar(db, "SELECT COUNT(*) FROM pages WHERE status = 200") == "2");
+}

@@ -436,3 +436,40 @@ TEST_CASE("HTTPS by host name sends SNI and checks the name against the certific
   CHECK(page_field(db, home, "title") == "Home page");
   CHECK(page_field(db, "https://localhost:" + std::to_string(server.port()) + "/a", "status") == "200");
 }
+
+TEST_CASE("traps and per-host limits are recorded as skipped with a reason", "[crawl][traps]") {
+  TestServer server;
+  server.on("/", [](const Request&, Response& r) {
+    r.html("<a href='/a/b/a/b/a/b'>loop</a><a href='/" + std::string(3000, 'x') + "'>long</a>"
+           "<a href='/p1'>1</a><a href='/p2'>2</a><a href='/p3'>3</a><a href='/p4'>4</a>");
+  });
+  for (const char* p : {"/p1", "/p2", "/p3", "/p4"}) {
+    server.on(p, [](const Request&, Response& r) { r.html("<title>p</title>"); });
+  }
+  TempDir dir;
+  std::string db = dir.file("crawl.db");
+  auto o = test_options(db, {server.url("/")});
+  o.max_pages_per_host = 3;
+  crawl_ok(o);
+  CHECK(server.requests().size() == 3);
+  CHECK(scalar(db, "SELECT reason FROM frontier WHERE url LIKE '%/a/b/a/b/a/b'") == "repeating path");
+  CHECK(scalar(db, "SELECT reason FROM frontier WHERE length(url) > 3000") == "url too long");
+  CHECK(scalar(db, "SELECT COUNT(*) FROM pages WHERE error = 'max pages per host'") == "2");
+}
+
+TEST_CASE("a page's link list is capped, and the cap is recorded", "[crawl][traps]") {
+  TestServer server;
+  server.on("/", [](const Request&, Response& r) {
+    std::string body;
+    for (int i = 0; i < 10050; i++) body += "<a href='/x" + std::to_string(i) + "'>x</a>";
+    r.html(body);
+  });
+  TempDir dir;
+  std::string db = dir.file("crawl.db");
+  auto o = test_options(db, {server.url("/")});
+  o.max_depth = 0;
+  crawl_ok(o);
+  CHECK(page_field(db, server.url("/"), "error") == "links truncated at 10000");
+  CHECK(page_field(db, server.url("/"), "status") == "200");
+  CHECK(scalar(db, "SELECT COUNT(*) FROM links") == "10000");
+}

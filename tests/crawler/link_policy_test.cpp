@@ -48,3 +48,16 @@ TEST_CASE("a link's record says why it is not followed", "[scope]") {
   CHECK(p.decide(url("http://b.test/x"), 0, false).skip_reason == "out of scope");
   CHECK(p.decide(url("http://a.test/x"), 0, true).skip_reason == "nofollow");
 }
+
+TEST_CASE("crawler traps are not followed: overlong URLs and repeating paths", "[scope][traps]") {
+  LinkPolicy p(Scope::kAny, std::nullopt, 100);
+  CHECK(p.decide(url("http://a.test/cal/2024/01/"), 0, false).follow);
+  CHECK(p.decide(url(("http://a.test/" + std::string(100, 'x')).c_str()), 0, false).skip_reason == "url too long");
+  CHECK(p.decide(url("http://a.test/a/b/a/b/a/b"), 0, false).skip_reason == "repeating path");
+  CHECK(p.decide(url("http://a.test/x/x/x"), 0, false).skip_reason == "repeating path");
+  CHECK(p.decide(url("http://a.test/a/b/a/b"), 0, false).follow);  // twice is common enough
+  CHECK(LinkPolicy::repeats_segments(std::string(200, '/') + "a"));
+  std::string deep;
+  for (int i = 0; i < 70; i++) deep += "/s" + std::to_string(i);
+  CHECK(LinkPolicy::repeats_segments(deep));
+}
