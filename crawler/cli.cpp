@@ -255,6 +255,10 @@ int run_cli(int argc, char** argv) {
   crawl->add_option("--user-agent", o.user_agent, "User-Agent sent on every request")->capture_default_str();
   crawl->add_option("--timeout", o.timeout, "seconds per request, connect to last byte")
       ->check(CLI::Range(0.1, 86400.0))->capture_default_str();
+  crawl->add_option("--connect-timeout", o.connect_timeout, "seconds for DNS and TCP connect, and for the TLS handshake")
+      ->check(CLI::Range(0.05, 86400.0))->capture_default_str();
+  crawl->add_option("--read-timeout", o.read_timeout, "seconds to the first response byte, then between reads")
+      ->check(CLI::Range(0.05, 86400.0))->capture_default_str();
   crawl->add_option("--retries", o.retries, "retries of transient failures")->check(CLI::Range(0, 100))->capture_default_str();
   crawl->add_option("--max-body", o.max_body, "responses are cut at this size (bytes; k, M, G suffixes)")
       ->transform(CLI::AsSizeValue(false))->capture_default_str();

@@ -92,6 +92,15 @@ class Crawl {
   void on_response(Job job, FetchResponse response);
   void retry_later(Job job, const FetchResponse& response);
   void record(storage::PageResult result, std::size_t weight = 0);
+  FetchRequest request_for(parser::Url url, std::size_t max_body) const {
+    FetchRequest r;
+    r.url = std::move(url);
+    r.max_body = max_body;
+    r.timeout = options_.timeout;
+    r.connect_timeout = std::min(options_.connect_timeout, options_.timeout);
+    r.read_timeout = std::min(options_.read_timeout, options_.timeout);
+    return r;
+  }
   // Hands a page result to the writer; any thread.
   void submit_page(storage::PageResult result, std::size_t weight) {
     WriterItem item;
@@ -382,7 +391,7 @@ Crawl::RobotsGate Crawl::robots_gate(const Job& job, std::optional<parser::Robot
 
 void Crawl::fetch_robots(const std::string& origin, parser::Url url, int hops, int attempt) {
   robots_[origin].fetching = true;
-  FetchRequest request{url, options_.timeout, kRobotsMaxBody};
+  FetchRequest request = request_for(url, kRobotsMaxBody);
   fetcher_->fetch(std::move(request), [this, origin, url, hops, attempt](FetchResponse response) {
     on_robots(origin, url, hops, attempt, std::move(response));
   });
@@ -544,7 +553,7 @@ void Crawl::start(Job job) {
     started.started = job.url.id;
     writer_->submit(std::move(started));
   }
-  FetchRequest request{std::move(*url), options_.timeout, options_.max_body};
+  FetchRequest request = request_for(std::move(*url), options_.max_body);
   fetcher_->fetch(std::move(request), [this, job = std::move(job)](FetchResponse response) mutable {
     on_response(std::move(job), std::move(response));
   });

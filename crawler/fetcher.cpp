@@ -160,6 +160,9 @@ struct Transaction {
   bool keep_alive = false;
   bool complete = false;
   bool dns_ready = false;      // the name is resolved (or failed); go on at the next tick
+  double last_byte = 0;        // when response bytes last arrived
+  double phase_deadline = 0;   // the current phase's own limit (0: none)
+  const char* phase_what = ""; // and how its timeout reads
   std::size_t addr_index = 0;
   std::size_t header_bytes = 0;
   std::string field, value;    // header being assembled
@@ -170,6 +173,8 @@ struct Transaction {
   explicit Transaction(Fetcher::Impl* o) : owner(o) { timer.data = this; }
 
   void arm(double seconds_from_now);
+  void limit_phase(double seconds, const char* what);
+  double phase_limit() const;
   void on_timer();
   void fail(Error error);
   void finish(std::optional<Error> error);
@@ -232,20 +237,47 @@ int on_message_complete(llhttp_t* p) {
 // Transaction
 
 void Transaction::arm(double seconds_from_now) {
-  double wait = std::max(0.0, std::min(seconds_from_now, deadline - monotonic_seconds()));
+  double until = std::min(deadline, phase_limit());
+  double wait = std::max(0.0, std::min(seconds_from_now, until - monotonic_seconds()));
   uv_timer_start(&timer, [](uv_timer_t* h) {
     if (h->data) static_cast<Transaction*>(h->data)->on_timer();
   }, static_cast<uint64_t>(wait * 1000.0 + 0.999), 0);
 }
 
+void Transaction::limit_phase(double seconds, const char* what) {
+  phase_deadline = monotonic_seconds() + seconds;
+  phase_what = what;
+}
+
+// Once response bytes flow, the limit is the time since the last of them, so
+// a trickling server is cut by the total deadline, a stalled one by this.
+double Transaction::phase_limit() const {
+  if ((phase == Phase::kHead || phase == Phase::kBody) && got_bytes) return last_byte + request.read_timeout;
+  return phase_deadline > 0 ? phase_deadline : deadline;
+}
+
+namespace {
+std::string seconds_text(double s) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%gs", s);
+  return buf;
+}
+}  // namespace
+
 void Transaction::on_timer() {
   if (phase == Phase::kDone) return;
   double now = monotonic_seconds();
-  if (now + 0.0005 >= deadline) {
-    return fail({Code::kTimeout, "timeout after " + std::to_string(request.timeout).substr(0, 5) + "s"});
-  }
+  if (now + 0.0005 >= deadline) return fail({Code::kTimeout, "timeout after " + seconds_text(request.timeout) + " in all"});
   if (phase == Phase::kGate) return send();
   if (phase == Phase::kResolve && dns_ready) return owner->after_dns(this);
+  if (now + 0.0005 >= phase_limit()) {
+    if ((phase == Phase::kHead || phase == Phase::kBody) && got_bytes) {
+      return fail({Code::kTimeout, "read idle for " + seconds_text(request.read_timeout)});
+    }
+    return fail({Code::kTimeout, std::string(phase_what) + " timeout after " +
+                                     seconds_text(phase == Phase::kHead ? request.read_timeout
+                                                                        : request.connect_timeout)});
+  }
   arm(deadline - now);
 }
 
@@ -286,12 +318,16 @@ void Transaction::send() {
   if (owner->gate) {
     double wait = owner->gate(request.url.origin());
     if (wait > 0) {
+      // Waiting for our own politeness is not the server's time.
       phase = Phase::kGate;
+      deadline += wait;
       return arm(wait);
     }
   }
-  arm(deadline - monotonic_seconds());
   phase = Phase::kHead;
+  got_bytes = false;
+  limit_phase(request.read_timeout, "no response:");
+  arm(deadline - monotonic_seconds());
   llhttp_init(&conn->parser, HTTP_RESPONSE, &owner->http_settings);
   conn->parser.data = conn;
   std::string req;
@@ -487,6 +523,7 @@ void Connection::on_read(ssize_t nread, const char* data) {
     return close();
   }
   txn->got_bytes = true;
+  txn->last_byte = monotonic_seconds();
   if (!ssl) return on_plaintext(data, static_cast<std::size_t>(nread));
   BIO_write(rbio, data, static_cast<int>(nread));
   if (handshaking) return continue_handshake();
@@ -600,6 +637,7 @@ void Fetcher::Impl::start(Transaction* t) {
 
 void Fetcher::Impl::resolve(Transaction* t) {
   t->phase = Phase::kResolve;
+  t->limit_phase(t->request.connect_timeout, "connect");  // DNS and TCP together
   std::string host = t->request.url.hostname();
   DnsEntry& e = dns[host];
   if (!e.pending && e.expires > monotonic_seconds()) {
@@ -681,6 +719,7 @@ void Fetcher::Impl::make_room() {
 }
 
 void Fetcher::Impl::connect(Transaction* t) {
+  if (t->phase != Phase::kResolve) t->limit_phase(t->request.connect_timeout, "connect");
   t->phase = Phase::kConnect;
   t->arm(t->request.timeout);  // clamped to the deadline
   const std::string host = t->request.url.hostname();
@@ -744,6 +783,8 @@ void Fetcher::Impl::connect(Transaction* t) {
                   });
     if (txn->request.url.https()) {
       txn->phase = Phase::kHandshake;
+      txn->limit_phase(txn->request.connect_timeout, "TLS handshake");
+      txn->arm(txn->request.timeout);
       return conn->start_tls(txn->request.url);
     }
     txn->on_connected();

@@ -33,8 +33,10 @@ struct FetcherConfig {
 
 struct FetchRequest {
   parser::Url url;
-  double timeout = 30.0;          // seconds, from the call to the last byte
+  double timeout = 30.0;          // seconds, from the call to the last byte (total)
   std::size_t max_body = 10u << 20;
+  double connect_timeout = 10.0;  // DNS and TCP connect; the TLS handshake, again
+  double read_timeout = 15.0;     // to the first response byte, then between reads
 };
 
 struct FetchResponse {

@@ -26,6 +26,8 @@ struct CrawlOptions {
   bool robots = true;
   std::string user_agent = kDefaultUserAgent;
   double timeout = 30.0;                // per request, connect to last byte
+  double connect_timeout = 10.0;        // DNS + TCP connect, and the TLS handshake
+  double read_timeout = 15.0;           // to the first byte, then between reads
   int retries = 2;                      // retries of transient failures
   std::size_t max_body = 10u << 20;     // bytes
   std::string ca_file;                  // extra trusted CA certificates (PEM)
