@@ -8,9 +8,11 @@
 #include <fstream>
 #include <csignal>
 #include <iomanip>
+#include <set>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "crawler/config.h"
 #include "crawler/crawler.h"
 #include "crawler/seeds.h"
 #include "storage/store.h"
@@ -271,6 +273,9 @@ int run_cli(int argc, char** argv) {
   crawl->add_option("--parse-threads", o.parse_threads, "HTML parsing threads (default: one per core)")
       ->check(CLI::Range(1, 256));
   crawl->add_flag("--quiet", o.quiet, "no progress output");
+  std::string config_file;
+  crawl->add_option("--config", config_file, "TOML file with crawl options and per-host overrides; flags win")
+      ->check(CLI::ExistingFile);
 
   std::string db = "crawl.db";
   std::string query_text, format = "text";
@@ -315,6 +320,15 @@ int run_cli(int argc, char** argv) {
   if (*exporter) return run_export(db, table, format == "text" ? "jsonl" : format, output);
 
   o.scope = scope == "domain" ? Scope::kDomain : scope == "any" ? Scope::kAny : Scope::kHost;
+  if (!config_file.empty()) {
+    // Options given on the command line keep their values; the file fills the rest.
+    std::set<std::string> given;
+    for (const CLI::Option* opt : crawl->get_options()) {
+      if (opt->count() > 0 && !opt->get_lnames().empty()) given.insert(opt->get_lnames().front());
+    }
+    if (given.count("no-robots")) given.insert("robots");
+    if (auto r = apply_config_file(config_file, given, o); !r) return fail(r.error());
+  }
   if (!seeds_file.empty()) {
     auto list = read_seed_file(seeds_file);
     if (!list) return fail(list.error());

@@ -15,6 +15,7 @@
 #include <random>
 #include <sstream>
 
+#include "crawler/config.h"
 #include "crawler/fetcher.h"
 #include "crawler/frontier.h"
 #include "crawler/link_policy.h"
@@ -72,14 +73,34 @@ bool is_transient(const FetchResponse& r) {
 
 }  // namespace
 
+// The scheduler's policy: the flags, and the config file's [[hosts]] overrides.
+Frontier::Policy frontier_policy(const CrawlOptions& o) {
+  Frontier::Policy p;
+  p.delay = o.delay;
+  p.per_host = o.per_host;
+  p.concurrency = o.concurrency;
+  int widest = o.per_host;
+  for (const HostOverride& h : o.host_overrides) widest = std::max(widest, h.per_host.value_or(0));
+  p.window = std::max<std::size_t>(kMinWindow, 4 * static_cast<std::size_t>(widest));
+  if (!o.host_overrides.empty()) {
+    p.host_policy = [&o](const std::string& origin) {
+      std::pair<double, int> policy{o.delay, o.per_host};
+      auto url = parser::parse_url(origin + "/");
+      const HostOverride* h = url ? find_override(o, url->hostname()) : nullptr;
+      if (h && h->delay) policy.first = *h->delay;
+      if (h && h->per_host) policy.second = *h->per_host;
+      return policy;
+    };
+  }
+  return p;
+}
+
 class Crawl {
  public:
   Crawl(const CrawlOptions& options, std::ostream& log)
       : options_(options),
         log_(log),
-        frontier_({options.delay, options.per_host, options.concurrency,
-                   std::max<std::size_t>(kMinWindow, 4 * static_cast<std::size_t>(options.per_host))},
-                  monotonic_seconds),
+        frontier_(frontier_policy(options), monotonic_seconds),
         policy_(options.scope, options.max_depth, options.max_url_length),
         rng_(std::random_device{}()) {}
 
@@ -258,6 +279,9 @@ Result<CrawlSummary> Crawl::run() {
   }
   fc.max_connections = static_cast<std::size_t>(options_.concurrency);
   fc.max_idle_per_origin = static_cast<std::size_t>(options_.per_host);
+  for (const HostOverride& h : options_.host_overrides) {
+    fc.max_idle_per_origin = std::max(fc.max_idle_per_origin, static_cast<std::size_t>(h.per_host.value_or(0)));
+  }
   auto fetcher = Fetcher::create(&loop_, fc);
   if (!fetcher) {
     uv_loop_close(&loop_);
@@ -481,9 +505,7 @@ void Crawl::robots_known(const std::string& origin, parser::RobotsTxt rules, std
   r.known = true;
   r.fetched_at = monotonic_seconds();
   r.unavailable = std::move(unavailable);
-  if (auto crawl_delay = rules.crawl_delay(); crawl_delay && *crawl_delay > options_.delay) {
-    frontier_.set_delay(origin, *crawl_delay);
-  }
+  if (auto crawl_delay = rules.crawl_delay()) frontier_.set_delay(origin, *crawl_delay);
   r.rules = std::move(rules);
   frontier_.finished(origin);
   frontier_.set_blocked(origin, false);

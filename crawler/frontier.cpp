@@ -1,6 +1,7 @@
 #include "crawler/frontier.h"
 
 #include <algorithm>
+#include <tuple>
 
 namespace webcrawl::crawler {
 
@@ -9,7 +10,10 @@ Frontier::Host& Frontier::host_of(const std::string& origin) {
   if (!slot) {
     slot = std::make_unique<Host>();
     slot->origin = origin;
-    slot->gap = gap_;
+    slot->delay = policy_.delay;
+    slot->per_host = policy_.per_host;
+    if (policy_.host_policy) std::tie(slot->delay, slot->per_host) = policy_.host_policy(origin);
+    slot->gap = gap_for(slot->delay);
   }
   return *slot;
 }
@@ -159,8 +163,9 @@ void Frontier::set_blocked(const std::string& origin, bool blocked) {
 
 void Frontier::set_delay(const std::string& origin, double delay) {
   Host& h = host_of(origin);
+  if (delay <= h.delay) return;
   h.gap = gap_for(delay);
-  h.crawl_delay = delay > policy_.delay;
+  h.crawl_delay = true;
   if (h.last_sent + h.gap > h.next_allowed) {
     h.next_allowed = h.last_sent + h.gap;
     h.next_reason = h.crawl_delay ? "crawl-delay" : "host delay";

@@ -53,10 +53,13 @@ class Frontier {
     int per_host = 1;
     int concurrency = 64;
     std::size_t window = 0;  // queued URLs kept in memory per host; 0: all
+    // Per-host exceptions to `delay` and `per_host` (config [[hosts]]), asked
+    // once per host; unset: the same for every host.
+    std::function<std::pair<double, int>(const std::string& origin)> host_policy;
   };
   using Clock = std::function<double()>;  // monotonic seconds
   Frontier(Policy policy, Clock clock)
-      : policy_(policy), clock_(std::move(clock)), gap_(gap_for(policy.delay)) {}
+      : policy_(std::move(policy)), clock_(std::move(clock)) {}
 
   // What a host sees as the gap between two requests is our gap plus the
   // difference of two network and scheduling latencies; the margin keeps that
@@ -92,7 +95,8 @@ class Frontier {
   void cancel(const std::string& origin);
   // A blocked host starts nothing (while its robots.txt is being fetched).
   void set_blocked(const std::string& origin, bool blocked);
-  // Sets one host's delay, e.g. max(--delay, Crawl-delay).
+  // Raises one host's delay to at least `delay` (robots.txt Crawl-delay);
+  // never below the host's own policy.
   void set_delay(const std::string& origin, double delay);
 
   // The earliest time pop() could return something, if anything is queued and
@@ -115,6 +119,8 @@ class Frontier {
     std::deque<Job> queue;
     int active = 0;
     bool blocked = false;
+    int per_host = 1;         // connection cap
+    double delay = 0;         // the host's own delay, before any Crawl-delay
     double gap = 0;           // delay plus margin, see gap_for()
     double next_allowed = 0;  // no start before this (delay since last start, back-off)
     double not_before = 0;    // back-off and Retry-After alone
@@ -137,14 +143,13 @@ class Frontier {
 
   Host& host_of(const std::string& origin);
   bool eligible(const Host& h) const {
-    return !h.blocked && !h.queue.empty() && h.active < policy_.per_host;
+    return !h.blocked && !h.queue.empty() && h.active < h.per_host;
   }
   void schedule(Host& h);  // (re)inserts h into the heap when eligible
   void want_refill(Host& h);
 
   Policy policy_;
   Clock clock_;
-  double gap_;
   std::unordered_map<std::string, std::unique_ptr<Host>> hosts_;
   std::priority_queue<Entry, std::vector<Entry>, std::greater<Entry>> ready_;
   std::size_t queued_ = 0;   // in memory

@@ -14,6 +14,13 @@ enum class Scope { kHost, kDomain, kAny };
 inline constexpr const char* kDefaultUserAgent =
     "webcrawl/0.1 (+https://github.com/webcrawl/webcrawl)";
 
+// Politeness for one host or domain, from a config file's [[hosts]] tables.
+struct HostOverride {
+  std::string match;               // a host name; applies to it and its subdomains
+  std::optional<double> delay;     // instead of --delay
+  std::optional<int> per_host;     // instead of --per-host
+};
+
 struct CrawlOptions {
   std::string db_path = "crawl.db";
   std::vector<std::string> seeds;       // URLs from the command line and --seeds
@@ -36,6 +43,7 @@ struct CrawlOptions {
   std::optional<int64_t> max_pages_per_host;
   bool quiet = false;
   int parse_threads = 0;                // 0: one per core
+  std::vector<HostOverride> host_overrides;
 };
 
 }  // namespace webcrawl::crawler
