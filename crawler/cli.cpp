@@ -253,6 +253,9 @@ int run_cli(int argc, char** argv) {
       ->check(CLI::Range(1, 1000))->capture_default_str();
   crawl->add_option("--delay", o.delay, "minimum seconds between request starts to one host")
       ->check(CLI::Range(0.0, 86400.0))->capture_default_str();
+  crawl->add_option("--per-ip-delay", o.per_ip_delay,
+                    "minimum seconds between request starts to one IP address (0: off)")
+      ->check(CLI::Range(0.0, 86400.0))->capture_default_str();
   crawl->add_flag("--no-robots{false}", o.robots, "do not fetch or obey robots.txt");
   crawl->add_option("--user-agent", o.user_agent, "User-Agent sent on every request")->capture_default_str();
   crawl->add_option("--timeout", o.timeout, "seconds per request, connect to last byte")

@@ -120,6 +120,7 @@ Result<void> apply_config_file(const std::string& path, const std::set<std::stri
       {"concurrency", whole("concurrency", o.concurrency, 1, 10000)},
       {"per_host", whole("per_host", o.per_host, 1, 1000)},
       {"delay", num("delay", o.delay, 0, 86400)},
+      {"per_ip_delay", num("per_ip_delay", o.per_ip_delay, 0, 86400)},
       {"user_agent", str("user_agent", o.user_agent)},
       {"timeout", num("timeout", o.timeout, 0.1, 86400)},
       {"connect_timeout", num("connect_timeout", o.connect_timeout, 0.05, 86400)},

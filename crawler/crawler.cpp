@@ -79,6 +79,7 @@ Frontier::Policy frontier_policy(const CrawlOptions& o) {
   p.delay = o.delay;
   p.per_host = o.per_host;
   p.concurrency = o.concurrency;
+  p.per_ip_delay = o.per_ip_delay;
   int widest = o.per_host;
   for (const HostOverride& h : o.host_overrides) widest = std::max(widest, h.per_host.value_or(0));
   p.window = std::max<std::size_t>(kMinWindow, 4 * static_cast<std::size_t>(widest));
@@ -288,10 +289,12 @@ Result<CrawlSummary> Crawl::run() {
     return fetcher.error();
   }
   fetcher_ = std::move(*fetcher);
-  fetcher_->set_send_gate([this](const std::string& origin) {
-    return frontier_.send_wait(origin, monotonic_seconds());
+  fetcher_->set_send_gate([this](const std::string& origin, const std::string& address) {
+    return frontier_.send_wait(origin, address, monotonic_seconds());
   });
-  fetcher_->set_send_hook([this](const std::string& origin, double at) { frontier_.sent(origin, at); });
+  fetcher_->set_send_hook([this](const std::string& origin, const std::string& address, double at) {
+    frontier_.sent(origin, address, at);
+  });
 
   wake_ = new uv_async_t;
   uv_async_init(&loop_, wake_, [](uv_async_t* h) {

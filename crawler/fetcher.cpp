@@ -316,7 +316,7 @@ void Transaction::on_connected() {
 
 void Transaction::send() {
   if (owner->gate) {
-    double wait = owner->gate(request.url.origin());
+    double wait = owner->gate(request.url.origin(), conn->remote);
     if (wait > 0) {
       // Waiting for our own politeness is not the server's time.
       phase = Phase::kGate;
@@ -342,7 +342,7 @@ void Transaction::send() {
          "Accept-Encoding: gzip, deflate, br\r\nConnection: keep-alive\r\n\r\n";
   response.sent_at = monotonic_seconds();
   owner->requests_sent++;
-  if (owner->send_hook) owner->send_hook(request.url.origin(), response.sent_at);
+  if (owner->send_hook) owner->send_hook(request.url.origin(), conn->remote, response.sent_at);
   conn->write(req);
 }
 

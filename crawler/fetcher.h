@@ -70,10 +70,10 @@ class Fetcher {
   // Asked right before a request's bytes are written: the number of seconds to
   // hold them back (a politeness gate measured at the wire, not at the queue).
   // The request waits and asks again. Default: never wait.
-  using SendGate = std::function<double(const std::string& origin)>;
+  using SendGate = std::function<double(const std::string& origin, const std::string& address)>;
   void set_send_gate(SendGate gate);
-  // Told when a request was written, with the monotonic time.
-  using SendHook = std::function<void(const std::string& origin, double at)>;
+  // Told when a request was written, with the address and the monotonic time.
+  using SendHook = std::function<void(const std::string& origin, const std::string& address, double at)>;
   void set_send_hook(SendHook hook);
 
   std::size_t active() const;            // requests in flight

@@ -115,6 +115,13 @@ std::optional<Job> Frontier::pop(double now) {
     if (top.at > now) return std::nullopt;
     ready_.pop();
     Host& h = *top.host;
+    if (double ip_ready = ip_ready_time(h); ip_ready > now) {
+      // Another host on the same address went first: wait for the address.
+      h.version++;
+      ready_.push(Entry{ip_ready, h.version, &h});
+      h.ip_wait = true;
+      continue;
+    }
     Job job = std::move(h.queue.front());
     h.queue.pop_front();
     queued_--;
@@ -124,13 +131,16 @@ std::optional<Job> Frontier::pop(double now) {
     job.wait_reason.clear();
     if (job.waited >= 0.001) {
       // Held by the host's own schedule, or else by the global caps.
-      job.wait_reason = h.next_allowed > h.ready_since + 0.0005 ? h.next_reason : "connections";
+      job.wait_reason = h.ip_wait                                  ? "per-ip"
+                        : h.next_allowed > h.ready_since + 0.0005 ? h.next_reason
+                                                                  : "connections";
     }
     if (now + h.gap > h.next_allowed) {
       h.next_allowed = now + h.gap;
       h.next_reason = h.crawl_delay ? "crawl-delay" : "host delay";
     }
     h.ready = false;  // the next job in line starts waiting now
+    h.ip_wait = false;
     schedule(h);
     want_refill(h);
     return job;
@@ -180,14 +190,32 @@ std::optional<double> Frontier::next_ready_time() {
   return ready_.top().at;
 }
 
-double Frontier::send_wait(const std::string& origin, double now) const {
-  auto it = hosts_.find(origin);
-  if (it == hosts_.end()) return 0;
-  return std::max(0.0, it->second->last_sent + it->second->gap - now);
+double Frontier::ip_ready_time(const Host& h) const {
+  if (policy_.per_ip_delay <= 0 || h.address.empty()) return 0;
+  auto it = ip_last_sent_.find(h.address);
+  return it == ip_last_sent_.end() ? 0 : it->second + gap_for(policy_.per_ip_delay);
 }
 
-void Frontier::sent(const std::string& origin, double at) {
+double Frontier::send_wait(const std::string& origin, const std::string& address, double now) const {
+  double wait = 0;
+  if (auto it = hosts_.find(origin); it != hosts_.end()) {
+    wait = it->second->last_sent + it->second->gap - now;
+  }
+  if (policy_.per_ip_delay > 0) {
+    if (auto ip = ip_last_sent_.find(address); ip != ip_last_sent_.end()) {
+      wait = std::max(wait, ip->second + gap_for(policy_.per_ip_delay) - now);
+    }
+  }
+  return std::max(0.0, wait);
+}
+
+void Frontier::sent(const std::string& origin, const std::string& address, double at) {
+  if (policy_.per_ip_delay > 0 && !address.empty()) {
+    double& last = ip_last_sent_[address];
+    last = std::max(last, at);
+  }
   Host& h = host_of(origin);
+  h.address = address;
   h.last_sent = std::max(h.last_sent, at);
   double allowed = h.last_sent + h.gap;
   if (allowed > h.next_allowed) {

@@ -53,6 +53,7 @@ class Frontier {
     int per_host = 1;
     int concurrency = 64;
     std::size_t window = 0;  // queued URLs kept in memory per host; 0: all
+    double per_ip_delay = 0; // between request starts to one resolved address; 0: off
     // Per-host exceptions to `delay` and `per_host` (config [[hosts]]), asked
     // once per host; unset: the same for every host.
     std::function<std::pair<double, int>(const std::string& origin)> host_policy;
@@ -103,10 +104,13 @@ class Frontier {
   // a connection slot is free.
   std::optional<double> next_ready_time();
 
-  // The politeness gate at the wire: seconds the request to `origin` must still
-  // wait before its bytes go out, and the record that they went out at `at`.
-  double send_wait(const std::string& origin, double now) const;
-  void sent(const std::string& origin, double at);
+  // The politeness gate at the wire: seconds the request to `origin` at
+  // `address` must still wait before its bytes go out (host delay and per-IP
+  // delay), and the record that they went out at `at`. The frontier learns
+  // each host's address from sent(), and from then on keys the host's ready
+  // time by both constraints.
+  double send_wait(const std::string& origin, const std::string& address, double now) const;
+  void sent(const std::string& origin, const std::string& address, double at);
 
   std::size_t queued() const { return queued_ + static_cast<std::size_t>(on_disk_); }
   std::size_t in_memory() const { return queued_; }
@@ -116,6 +120,7 @@ class Frontier {
  private:
   struct Host {
     std::string origin;
+    std::string address;      // the last address a request went to (per-IP delay)
     std::deque<Job> queue;
     int active = 0;
     bool blocked = false;
@@ -133,6 +138,7 @@ class Frontier {
     double ready_since = 0;   // when its head job became next in line
     const char* next_reason = "host delay";  // what set next_allowed last
     bool crawl_delay = false; // gap comes from robots.txt Crawl-delay
+    bool ip_wait = false;     // its last deferral was for its address
   };
   struct Entry {
     double at;
@@ -147,6 +153,7 @@ class Frontier {
   }
   void schedule(Host& h);  // (re)inserts h into the heap when eligible
   void want_refill(Host& h);
+  double ip_ready_time(const Host& h) const;  // 0 when there is no per-IP constraint
 
   Policy policy_;
   Clock clock_;
@@ -156,6 +163,7 @@ class Frontier {
   int64_t on_disk_ = 0;      // counted only
   std::size_t in_flight_ = 0;
   std::vector<Host*> refills_;
+  std::unordered_map<std::string, double> ip_last_sent_;  // per-IP delay only
 };
 
 }  // namespace webcrawl::crawler

@@ -30,6 +30,7 @@ struct CrawlOptions {
   int concurrency = 64;                 // global cap on open connections
   int per_host = 1;                     // cap on simultaneous connections to one host
   double delay = 1.0;                   // seconds between request starts to one host
+  double per_ip_delay = 0;              // seconds between request starts to one address; 0: off
   bool robots = true;
   std::string user_agent = kDefaultUserAgent;
   double timeout = 30.0;                // per request, connect to last byte

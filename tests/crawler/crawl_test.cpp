@@ -473,3 +473,29 @@ TEST_CASE("a page's link list is capped, and the cap is recorded", "[crawl][trap
   CHECK(page_field(db, server.url("/"), "status") == "200");
   CHECK(scalar(db, "SELECT COUNT(*) FROM links") == "10000");
 }
+
+TEST_CASE("the per-IP delay spaces requests to different hosts on one address", "[crawl][politeness]") {
+  TestServer one, two;  // two hosts (ports) on 127.0.0.1
+  for (TestServer* s : {&one, &two}) {
+    s->on("/", [](const Request&, Response& r) { r.html("<a href='/1'>1</a><a href='/2'>2</a>"); });
+    for (const char* p : {"/1", "/2"}) s->on(p, [](const Request&, Response& r) { r.html("<p>x</p>"); });
+  }
+  TempDir dir;
+  std::string db = dir.file("crawl.db");
+  auto o = test_options(db, {one.url("/"), two.url("/")});
+  o.per_ip_delay = 0.15;
+  o.concurrency = 4;
+  crawl_ok(o);
+  std::vector<std::chrono::steady_clock::time_point> starts;
+  for (TestServer* s : {&one, &two}) {
+    for (auto& r : s->requests()) starts.push_back(r.start);
+  }
+  std::sort(starts.begin(), starts.end());
+  REQUIRE(starts.size() == 6);
+  for (std::size_t i = 1; i < starts.size(); i++) {
+    double gap = std::chrono::duration<double>(starts[i] - starts[i - 1]).count();
+    INFO("gap " << i << ": " << gap);
+    CHECK(gap >= 0.15);
+  }
+  CHECK(scalar(db, "SELECT COUNT(*) FROM fetches WHERE wait_reason = 'per-ip'") != "0");
+}

@@ -36,7 +36,7 @@ TEST_CASE("a host's next request waits for its delay while other hosts go ahead"
   auto first = f.pop(100.0);
   REQUIRE(first);
   CHECK(first->url.id == 1);
-  f.sent("http://a", 100.0);
+  f.sent("http://a", "10.0.0.1", 100.0);
   f.finished("http://a");
   auto second = f.pop(100.0);
   REQUIRE(second);
@@ -68,10 +68,10 @@ TEST_CASE("per-host and global caps bound what is in flight", "[frontier]") {
 TEST_CASE("the send gate holds a request until the host's gap has passed", "[frontier]") {
   Frontier f(policy(2.0, 2, 10), test_clock);
   f.push(url(1, "http://a"));
-  f.sent("http://a", 50.0);
-  CHECK(f.send_wait("http://a", 51.0) == Approx(1.0 + Frontier::kMarginBase + 2.0 * Frontier::kMarginShare));
-  CHECK(f.send_wait("http://a", 53.0) == 0.0);
-  CHECK(f.send_wait("http://unknown", 0) == 0.0);
+  f.sent("http://a", "10.0.0.1", 50.0);
+  CHECK(f.send_wait("http://a", "10.0.0.1", 51.0) == Approx(1.0 + Frontier::kMarginBase + 2.0 * Frontier::kMarginShare));
+  CHECK(f.send_wait("http://a", "10.0.0.1", 53.0) == 0.0);
+  CHECK(f.send_wait("http://unknown", "10.0.0.1", 0) == 0.0);
 }
 
 TEST_CASE("a cancelled start does not cost the host its delay", "[frontier]") {
@@ -160,7 +160,7 @@ TEST_CASE("each job says how long it waited once next in line, and why", "[front
   REQUIRE(first);
   CHECK(first->waited == 0.0);
   CHECK(first->wait_reason.empty());
-  f.sent("http://a", 100.0);
+  f.sent("http://a", "10.0.0.1", 100.0);
   test_now = 100.2;  // the response is back; url 2 is next in line from now
   f.finished("http://a");
   auto second = f.pop(101.5);
@@ -180,4 +180,31 @@ TEST_CASE("each job says how long it waited once next in line, and why", "[front
   REQUIRE(retried);
   CHECK(retried->wait_reason == "retry-after");
   test_now = 0;
+}
+
+TEST_CASE("hosts on one address are spaced by the per-IP delay", "[frontier]") {
+  test_now = 0;
+  auto p = policy(0, 1, 10);
+  p.per_ip_delay = 1.0;
+  Frontier f(p, test_clock);
+  for (const char* origin : {"http://a", "http://b"}) {
+    f.push(url(origin[7] == 'a' ? 1 : 2, origin));
+    f.push(url(origin[7] == 'a' ? 3 : 4, origin));
+  }
+  // The first request to each host teaches the frontier their shared address.
+  auto a = f.pop(10.0);
+  REQUIRE(a);
+  f.sent(a->url.origin, "127.0.0.9", 10.0);
+  f.finished(a->url.origin);
+  CHECK(f.send_wait("http://b", "127.0.0.9", 10.2) > 0.7);  // the wire gate knows the address at once
+  auto b = f.pop(10.0);
+  REQUIRE(b);  // b's address is unknown yet: only the gate can hold it
+  f.sent(b->url.origin, "127.0.0.9", 11.05);
+  f.finished(b->url.origin);
+  // Both addresses are known now: neither host may start before 12.07.
+  CHECK_FALSE(f.pop(11.5));
+  CHECK_FALSE(f.pop(12.0));
+  auto next = f.pop(12.1);
+  REQUIRE(next);
+  CHECK(next->wait_reason == "per-ip");
 }
