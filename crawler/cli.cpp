@@ -256,6 +256,13 @@ int run_cli(int argc, char** argv) {
   crawl->add_option("--per-ip-delay", o.per_ip_delay,
                     "minimum seconds between request starts to one IP address (0: off)")
       ->check(CLI::Range(0.0, 86400.0))->capture_default_str();
+  crawl->add_flag("--adaptive", o.adaptive, "scale a host's delay with its response time (5x), up to --max-delay");
+  crawl->add_option("--max-delay", o.max_delay, "upper bound of --adaptive delays, in seconds")
+      ->check(CLI::Range(0.0, 86400.0))->capture_default_str();
+  crawl->add_option("--park-after", o.park_after, "consecutive failures that park a host (0: never)")
+      ->check(CLI::Range(0, 1000000))->capture_default_str();
+  crawl->add_option("--park-seconds", o.park_seconds, "first parking time; doubles each time, at most an hour")
+      ->check(CLI::Range(0.0, 86400.0))->capture_default_str();
   crawl->add_flag("--no-robots{false}", o.robots, "do not fetch or obey robots.txt");
   crawl->add_option("--user-agent", o.user_agent, "User-Agent sent on every request")->capture_default_str();
   crawl->add_option("--timeout", o.timeout, "seconds per request, connect to last byte")

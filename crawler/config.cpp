@@ -121,6 +121,15 @@ Result<void> apply_config_file(const std::string& path, const std::set<std::stri
       {"per_host", whole("per_host", o.per_host, 1, 1000)},
       {"delay", num("delay", o.delay, 0, 86400)},
       {"per_ip_delay", num("per_ip_delay", o.per_ip_delay, 0, 86400)},
+      {"max_delay", num("max_delay", o.max_delay, 0, 86400)},
+      {"park_after", whole("park_after", o.park_after, 0, 1000000)},
+      {"park_seconds", num("park_seconds", o.park_seconds, 0, 86400)},
+      {"adaptive", [&](const toml::node& n) -> Result<void> {
+         auto v = boolean(path, n, "adaptive");
+         if (!v) return v.error();
+         o.adaptive = *v;
+         return {};
+       }},
       {"user_agent", str("user_agent", o.user_agent)},
       {"timeout", num("timeout", o.timeout, 0.1, 86400)},
       {"connect_timeout", num("connect_timeout", o.connect_timeout, 0.05, 86400)},

@@ -113,6 +113,9 @@ class Crawl {
   void start(Job job);
   void on_response(Job job, FetchResponse response);
   void retry_later(Job job, const FetchResponse& response);
+  // Counts a host's consecutive transient failures; past --park-after, the
+  // host is parked (nothing sent to it) for a doubling time, not hammered.
+  void note_health(const std::string& origin, bool failed);
   void record(storage::PageResult result, std::size_t weight = 0);
   FetchRequest request_for(parser::Url url, std::size_t max_body) const {
     FetchRequest r;
@@ -213,6 +216,7 @@ class Crawl {
   std::optional<Error> fatal_;
   std::unordered_map<std::string, Robots> robots_;
   std::unordered_map<std::string, int64_t> pages_per_host_;  // only with --max-pages-per-host
+  std::unordered_map<std::string, int> failures_;            // consecutive, by host
   std::string product_token_;
   bool tty_ = false;
   double last_line_ = 0;
@@ -586,6 +590,10 @@ void Crawl::start(Job job) {
 
 void Crawl::on_response(Job job, FetchResponse response) {
   frontier_.finished(job.url.origin);
+  if (options_.adaptive && response.status) {
+    frontier_.adapt(job.url.origin, response.elapsed, options_.adaptive_factor, options_.max_delay);
+  }
+  note_health(job.url.origin, is_transient(response));
   audit(job.url.url, job.url.origin, "page", job.attempt, job.waited, job.wait_reason, job.robots_rule,
         response);
   requests_ = fetcher_ ? fetcher_->requests_sent() : requests_;
@@ -627,6 +635,17 @@ void Crawl::on_response(Job job, FetchResponse response) {
     }
   }
   pump();
+}
+
+void Crawl::note_health(const std::string& origin, bool failed) {
+  if (!failed) {
+    failures_.erase(origin);
+    return;
+  }
+  int n = ++failures_[origin];
+  if (options_.park_after <= 0 || n < options_.park_after) return;
+  double wait = std::min(kMaxRetryWait, options_.park_seconds * std::pow(2.0, n - options_.park_after));
+  frontier_.hold(origin, monotonic_seconds() + wait, "parked");
 }
 
 void Crawl::retry_later(Job job, const FetchResponse& response) {

@@ -137,7 +137,7 @@ std::optional<Job> Frontier::pop(double now) {
     }
     if (now + h.gap > h.next_allowed) {
       h.next_allowed = now + h.gap;
-      h.next_reason = h.crawl_delay ? "crawl-delay" : "host delay";
+      h.next_reason = h.gap_reason;
     }
     h.ready = false;  // the next job in line starts waiting now
     h.ip_wait = false;
@@ -171,14 +171,43 @@ void Frontier::set_blocked(const std::string& origin, bool blocked) {
   schedule(h);
 }
 
-void Frontier::set_delay(const std::string& origin, double delay) {
-  Host& h = host_of(origin);
-  if (delay <= h.delay) return;
-  h.gap = gap_for(delay);
-  h.crawl_delay = true;
+void Frontier::refresh_gap(Host& h) {
+  double d = h.delay;
+  h.gap_reason = "host delay";
+  if (h.crawl_delay_s > d) {
+    d = h.crawl_delay_s;
+    h.gap_reason = "crawl-delay";
+  }
+  if (h.adaptive_s > d) {
+    d = h.adaptive_s;
+    h.gap_reason = "adaptive";
+  }
+  h.gap = gap_for(d);
   if (h.last_sent + h.gap > h.next_allowed) {
     h.next_allowed = h.last_sent + h.gap;
-    h.next_reason = h.crawl_delay ? "crawl-delay" : "host delay";
+    h.next_reason = h.gap_reason;
+  }
+  schedule(h);
+}
+
+void Frontier::set_delay(const std::string& origin, double delay) {
+  Host& h = host_of(origin);
+  h.crawl_delay_s = delay;
+  refresh_gap(h);
+}
+
+void Frontier::adapt(const std::string& origin, double response_seconds, double factor, double max_delay) {
+  Host& h = host_of(origin);
+  h.adaptive_s = std::min(max_delay, factor * response_seconds);
+  refresh_gap(h);
+}
+
+void Frontier::hold(const std::string& origin, double until, const char* reason) {
+  Host& h = host_of(origin);
+  h.not_before = std::max(h.not_before, until);
+  if (until > h.next_allowed) {
+    h.next_allowed = until;
+    h.next_reason = reason;
   }
   schedule(h);
 }
@@ -220,7 +249,7 @@ void Frontier::sent(const std::string& origin, const std::string& address, doubl
   double allowed = h.last_sent + h.gap;
   if (allowed > h.next_allowed) {
     h.next_allowed = allowed;
-    h.next_reason = h.crawl_delay ? "crawl-delay" : "host delay";
+    h.next_reason = h.gap_reason;
     if (eligible(h)) schedule(h);
   }
 }

@@ -99,6 +99,11 @@ class Frontier {
   // Raises one host's delay to at least `delay` (robots.txt Crawl-delay);
   // never below the host's own policy.
   void set_delay(const std::string& origin, double delay);
+  // --adaptive: the host's delay follows its response time, `factor` times
+  // it, never below its policy or Crawl-delay, never above `max_delay`.
+  void adapt(const std::string& origin, double response_seconds, double factor, double max_delay);
+  // Starts nothing for `origin` before `until` (a host that keeps failing).
+  void hold(const std::string& origin, double until, const char* reason);
 
   // The earliest time pop() could return something, if anything is queued and
   // a connection slot is free.
@@ -125,8 +130,10 @@ class Frontier {
     int active = 0;
     bool blocked = false;
     int per_host = 1;         // connection cap
-    double delay = 0;         // the host's own delay, before any Crawl-delay
-    double gap = 0;           // delay plus margin, see gap_for()
+    double delay = 0;         // the host's own delay (flags, config)
+    double crawl_delay_s = 0; // robots.txt Crawl-delay, 0 when none
+    double adaptive_s = 0;    // --adaptive, 0 when off
+    double gap = 0;           // the largest of the three plus margin, see gap_for()
     double next_allowed = 0;  // no start before this (delay since last start, back-off)
     double not_before = 0;    // back-off and Retry-After alone
     double last_sent = -1e18;
@@ -137,7 +144,7 @@ class Frontier {
     bool ready = false;       // eligible when last looked at
     double ready_since = 0;   // when its head job became next in line
     const char* next_reason = "host delay";  // what set next_allowed last
-    bool crawl_delay = false; // gap comes from robots.txt Crawl-delay
+    const char* gap_reason = "host delay";  // which of the three sets the gap
     bool ip_wait = false;     // its last deferral was for its address
   };
   struct Entry {
@@ -154,6 +161,7 @@ class Frontier {
   void schedule(Host& h);  // (re)inserts h into the heap when eligible
   void want_refill(Host& h);
   double ip_ready_time(const Host& h) const;  // 0 when there is no per-IP constraint
+  void refresh_gap(Host& h);                  // after one of the three delays changed
 
   Policy policy_;
   Clock clock_;

@@ -31,6 +31,11 @@ struct CrawlOptions {
   int per_host = 1;                     // cap on simultaneous connections to one host
   double delay = 1.0;                   // seconds between request starts to one host
   double per_ip_delay = 0;              // seconds between request starts to one address; 0: off
+  bool adaptive = false;                // a host's delay follows its response time
+  double adaptive_factor = 5.0;         // delay = factor x response time ...
+  double max_delay = 60.0;              // ... at most this
+  int park_after = 5;                   // consecutive failures that park a host
+  double park_seconds = 60.0;           // first parking; doubles each time, at most an hour
   bool robots = true;
   std::string user_agent = kDefaultUserAgent;
   double timeout = 30.0;                // per request, connect to last byte

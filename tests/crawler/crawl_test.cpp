@@ -499,3 +499,55 @@ TEST_CASE("the per-IP delay spaces requests to different hosts on one address", 
   }
   CHECK(scalar(db, "SELECT COUNT(*) FROM fetches WHERE wait_reason = 'per-ip'") != "0");
 }
+
+namespace {
+std::vector<double> start_gaps(const TestServer& s) {
+  auto reqs = s.requests();
+  std::vector<double> gaps;
+  for (std::size_t i = 1; i < reqs.size(); i++) {
+    gaps.push_back(std::chrono::duration<double>(reqs[i].start - reqs[i - 1].start).count());
+  }
+  return gaps;
+}
+}  // namespace
+
+TEST_CASE("adaptive politeness slows down for a slow host", "[crawl][politeness]") {
+  TestServer server;
+  server.on("/", [](const Request&, Response& r) {
+    r.html("<a href='/1'>1</a><a href='/2'>2</a><a href='/3'>3</a>").delay(60ms);
+  });
+  for (const char* p : {"/1", "/2", "/3"}) {
+    server.on(p, [](const Request&, Response& r) { r.html("<p>x</p>").delay(60ms); });
+  }
+  TempDir dir;
+  auto o = test_options(dir.file("crawl.db"), {server.url("/")});
+  o.adaptive = true;  // 5 x ~60 ms: about 0.3 s between requests
+  crawl_ok(o);
+  auto gaps = start_gaps(server);
+  REQUIRE(gaps.size() == 3);
+  for (double g : gaps) CHECK(g >= 0.3);
+  CHECK(scalar(o.db_path, "SELECT COUNT(*) FROM fetches WHERE wait_reason = 'adaptive'") != "0");
+}
+
+TEST_CASE("a host that keeps failing is parked, not hammered", "[crawl][politeness]") {
+  TestServer server;
+  for (int i = 0; i < 4; i++) {
+    server.on("/f" + std::to_string(i), [](const Request&, Response& r) {
+      r.status = 503;
+      r.html("down");
+    });
+  }
+  TempDir dir;
+  std::vector<std::string> seeds;
+  for (int i = 0; i < 4; i++) seeds.push_back(server.url("/f" + std::to_string(i)));
+  auto o = test_options(dir.file("crawl.db"), seeds);
+  o.park_after = 2;
+  o.park_seconds = 0.4;
+  crawl_ok(o);
+  auto gaps = start_gaps(server);
+  REQUIRE(gaps.size() == 3);
+  CHECK(gaps[0] < 0.2);   // two failures in a row ...
+  CHECK(gaps[1] >= 0.4);  // ... park the host for 0.4 s
+  CHECK(gaps[2] >= 0.8);  // and each further failure doubles it
+  CHECK(scalar(o.db_path, "SELECT COUNT(*) FROM fetches WHERE wait_reason = 'parked'") == "2");
+}
