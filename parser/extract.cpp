@@ -5,6 +5,7 @@
 #include <gumbo.h>
 
 #include <algorithm>
+#include <cctype>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -504,12 +505,10 @@ class Document {
     options_.max_errors = 0;  // we never read the errors, and recording them costs
     output_ = gumbo_parse_with_options(&options_, html.data(), html.size());
   }
-  // With the arena this frees nothing. Gumbo 0.10.1 recurses here once per
-  // level of nesting and overflows an 8 MB stack near 260,000 levels, so
-  // skipping the call (the arena owns every block) is the fix if that matters.
-  ~Document() {
-    if (output_ != nullptr) gumbo_destroy_output(&options_, output_);
-  }
+  // No gumbo_destroy_output: every block gumbo allocated lives in the arena,
+  // which frees them all at once, and gumbo 0.10.1's destroy recurses once
+  // per nesting level (an 8 MB stack overflows near 260,000 levels).
+  ~Document() = default;
   Document(const Document&) = delete;
   Document& operator=(const Document&) = delete;
 
@@ -523,16 +522,89 @@ class Document {
 
 }  // namespace
 
+// Where elements first nest deeper than `limit`, estimated in one linear pass
+// over the tags (comments, raw text, void elements and elements whose end tag
+// is optional do not nest); npos when they never do.
+std::size_t nesting_cut(std::string_view html, std::size_t limit) {
+  static constexpr std::string_view kFlat[] = {
+      "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source",
+      "track", "wbr", "keygen", "p", "li", "dt", "dd", "option", "optgroup", "tr", "td", "th",
+      "thead", "tbody", "tfoot", "colgroup", "caption", "rb", "rt", "rtc", "rp", "html", "head", "body"};
+  static constexpr std::string_view kRaw[] = {"script", "style", "textarea", "title", "xmp", "plaintext"};
+  auto is_name = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '-'; };
+  std::size_t depth = 0;
+  std::size_t i = 0;
+  char name[16];
+  while ((i = html.find('<', i)) != std::string_view::npos) {
+    std::size_t start = i++;
+    if (html.substr(start, 4) == "<!--") {
+      std::size_t end = html.find("-->", start + 4);
+      if (end == std::string_view::npos) return std::string_view::npos;
+      i = end + 3;
+      continue;
+    }
+    bool closing = i < html.size() && html[i] == '/';
+    if (closing) i++;
+    if (i >= html.size() || !std::isalpha(static_cast<unsigned char>(html[i]))) continue;
+    std::size_t n = 0;
+    while (i < html.size() && is_name(html[i])) {
+      if (n < sizeof name) name[n] = static_cast<char>(std::tolower(static_cast<unsigned char>(html[i])));
+      n++;
+      i++;
+    }
+    std::string_view tag(name, std::min(n, sizeof name));
+    std::size_t gt = html.find('>', i);
+    if (gt == std::string_view::npos) return std::string_view::npos;
+    bool self_closing = gt > 0 && html[gt - 1] == '/';
+    i = gt + 1;
+    if (std::find(std::begin(kFlat), std::end(kFlat), tag) != std::end(kFlat)) continue;
+    if (closing) {
+      if (depth > 0) depth--;
+      continue;
+    }
+    if (std::find(std::begin(kRaw), std::end(kRaw), tag) != std::end(kRaw)) {
+      // Raw text runs to its end tag; tags inside it are text.
+      std::string close = "</" + std::string(tag);
+      std::size_t j = i;
+      while ((j = html.find("</", j)) != std::string_view::npos) {
+        std::string_view candidate = html.substr(j, close.size());
+        if (std::equal(candidate.begin(), candidate.end(), close.begin(), close.end(),
+                       [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) == b; })) {
+          break;
+        }
+        j += 2;
+      }
+      if (j == std::string_view::npos) return std::string_view::npos;
+      i = j;
+      continue;
+    }
+    if (self_closing) continue;
+    if (++depth > limit) return start;
+  }
+  return std::string_view::npos;
+}
+
 ExtractedPage extract_page(const Url& page_url, std::string_view html,
                            const ExtractOptions& options) {
   html = html.substr(0, kMaxHtmlBytes);
+  bool cut = false;
+  if (std::size_t at = nesting_cut(html, options.max_nesting); at != std::string_view::npos) {
+    html = html.substr(0, at);
+    cut = true;
+  }
   Document document(html);
   if (document.root() == nullptr) return {};
   Extractor first(page_url, options, std::nullopt);
-  if (first.walk(document.root(), html.size())) return first.take();
-  Extractor second(page_url, options, first.late_base());
-  (void)second.walk(document.root(), html.size());
-  return second.take();
+  ExtractedPage page;
+  if (first.walk(document.root(), html.size())) {
+    page = first.take();
+  } else {
+    Extractor second(page_url, options, first.late_base());
+    (void)second.walk(document.root(), html.size());
+    page = second.take();
+  }
+  page.nesting_cut = cut;
+  return page;
 }
 
 }  // namespace webcrawl::parser
