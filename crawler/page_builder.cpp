@@ -1,7 +1,11 @@
 #include "crawler/page_builder.h"
 
+#include "parser/charset.h"
+#include "parser/utf8.h"
+
 #include <algorithm>
 #include <cctype>
+#include <cstdint>
 
 namespace webcrawl::crawler {
 namespace {
@@ -59,14 +63,23 @@ storage::PageResult build_page(FetchedPage page, const LinkPolicy& policy,
   if (!wants_parsing(page)) return r;
   if (r.content_type.empty()) r.content_type = "text/html";
 
-  parser::ExtractedPage x = parser::extract_page(page.final_url, page.body, options);
+  // Text is stored as UTF-8 whatever the page was sent in. A page that
+  // declares nothing and is not valid UTF-8 is windows-1252 in practice.
+  parser::DetectedCharset charset = parser::detect_charset(page.content_type, page.body);
+  if (std::string_view(charset.source) == "default" && !parser::is_valid_utf8(page.body)) {
+    charset.name = "windows-1252";
+  }
+  r.charset = charset.name;
+  parser::Utf8Text utf8 = parser::to_utf8(std::move(page.body), charset.name, SIZE_MAX);
+  parser::ExtractedPage x = parser::extract_page(page.final_url, utf8.text, options);
   r.title = std::move(x.title);
   r.index = !x.noindex;
   // noindex: the page is recorded, its text is neither kept nor indexed.
   if (!x.noindex) r.text = std::move(x.text);
+  // Not failures: the page is stored, and these say what was cut.
+  if (x.nesting_cut) r.error = "nesting cut at " + std::to_string(options.max_nesting) + " levels";
   if (x.links_truncated) {
-    // Not a failure: the page is stored, and this says its link list is cut.
-    r.error = "links truncated at " + std::to_string(options.max_links);
+    r.error += (r.error.empty() ? "" : "; ") + std::string("links truncated at ") + std::to_string(options.max_links);
   }
   r.links.reserve(x.links.size());
   for (parser::Link& link : x.links) {

@@ -64,7 +64,8 @@ CREATE TABLE documents(
   bytes INTEGER,
   truncated INTEGER NOT NULL DEFAULT 0,
   redirect_to TEXT,
-  indexed INTEGER NOT NULL DEFAULT 0
+  indexed INTEGER NOT NULL DEFAULT 0,
+  charset TEXT
 );
 CREATE TABLE edges(
   src_id INTEGER NOT NULL,
@@ -126,7 +127,8 @@ SELECT u.url AS url,
        d.url_id AS url_id,
        d.redirect_to AS redirect_to,
        u.state AS state,
-       d.fetched_at AS fetched_unix
+       d.fetched_at AS fetched_unix,
+       d.charset AS charset
 FROM documents d
 JOIN urls u ON u.id = d.url_id
 JOIN hosts h ON h.id = u.host_id;
@@ -495,8 +497,8 @@ Result<void> Store::Statements::prepare_all() {
       {&doc_final, "SELECT final_url FROM documents WHERE url_id = ?1"},
       {&doc_put,
        "INSERT OR REPLACE INTO documents(url_id, final_url, status, content_type, title, text, "
-       "fetched_at, error, bytes, truncated, redirect_to, indexed) "
-       "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"},
+       "fetched_at, error, bytes, truncated, redirect_to, indexed, charset) "
+       "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"},
       {&doc_set_final, "UPDATE documents SET final_url = ?2 WHERE url_id = ?1"},
       {&fts_insert, "INSERT INTO pages_fts(rowid, title, text) VALUES(?1, ?2, ?3)"},
       {&fts_delete,
@@ -706,7 +708,7 @@ Result<void> Store::Statements::put_document(const PageResult& page, std::string
   if (page.fetched_at > 0) put.bind_real(7, page.fetched_at);
   put.bind_text_or_null(8, error).bind_int(9, page.bytes).bind_int(10, page.truncated ? 1 : 0);
   if (page.redirect) put.bind_text(11, page.redirect->url);
-  put.bind_int(12, page.index ? 1 : 0);
+  put.bind_int(12, page.index ? 1 : 0).bind_text_or_null(13, page.charset);
   if (auto r = run(db, put, "store document"); !r) return r;
   if (!page.index) return {};
   Call fts(fts_insert.get());

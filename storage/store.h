@@ -64,6 +64,7 @@ struct PageResult {
   std::string final_url;              // the URL the response came from
   std::optional<int> status;          // no value when no HTTP response came
   std::string content_type;           // media type, lowercase, no parameters
+  std::string charset;                // the encoding the text was decoded from (HTML only)
   std::string title;
   std::string text;
   bool index = false;                 // add title/text to pages_fts (HTML, not noindex)

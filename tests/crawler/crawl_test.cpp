@@ -551,3 +551,29 @@ TEST_CASE("a host that keeps failing is parked, not hammered", "[crawl][politene
   CHECK(gaps[2] >= 0.8);  // and each further failure doubles it
   CHECK(scalar(o.db_path, "SELECT COUNT(*) FROM fetches WHERE wait_reason = 'parked'") == "2");
 }
+
+TEST_CASE("pages in other encodings are stored as UTF-8", "[crawl][charset]") {
+  TestServer server;
+  server.on("/", [](const Request&, Response& r) {
+    r.html("<a href='/cp1252'>a</a><a href='/sjis'>b</a><a href='/latin1'>c</a>");
+  });
+  server.on("/cp1252", [](const Request&, Response& r) {
+    r.text("<title>Caf\xE9</title><p>price \x80 5</p>", "text/html; charset=windows-1252");
+  });
+  server.on("/sjis", [](const Request&, Response& r) {
+    r.text("<meta charset=\"Shift_JIS\"><title>\x82\xa0</title>", "text/html");
+  });
+  server.on("/latin1", [](const Request&, Response& r) {  // declares nothing and is not UTF-8
+    r.text("<title>na\xEFve</title>", "text/html");
+  });
+  TempDir dir;
+  std::string db = dir.file("crawl.db");
+  crawl_ok(test_options(db, {server.url("/")}));
+  CHECK(page_field(db, server.url("/cp1252"), "title") == "Caf\xC3\xA9");
+  CHECK(page_field(db, server.url("/cp1252"), "text") == "price \xE2\x82\xAC 5");
+  CHECK(page_field(db, server.url("/cp1252"), "charset") == "windows-1252");
+  CHECK(page_field(db, server.url("/sjis"), "title") == "\xE3\x81\x82");
+  CHECK(page_field(db, server.url("/sjis"), "charset") == "Shift_JIS");
+  CHECK(page_field(db, server.url("/latin1"), "title") == "na\xC3\xAFve");
+  CHECK(page_field(db, server.url("/"), "charset") == "UTF-8");
+}
