@@ -177,3 +177,10 @@ TEST_CASE("insecure mode fetches from an untrusted certificate, with a warning",
   CHECK(r.err.find("warning: --insecure") != std::string::npos);
   CHECK(scalar(db, "SELECT COUNT(*) FROM pages WHERE status = 200") == "2");
 }
+
+TEST_CASE("a database path that cannot be written is one clear error", "[cli]") {
+  auto r = run_webcrawl({"crawl", "--db", "/nonexistent-dir/sub/crawl.db", "http://127.0.0.1:1/"});
+  CHECK(r.status == 1);
+  CHECK(lines(r.err) == 1);
+  CHECK(r.err.find("/nonexistent-dir/sub/crawl.db") != std::string::npos);
+}

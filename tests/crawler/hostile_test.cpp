@@ -2,7 +2,11 @@
 // on time, never as a crash or a hang.
 #include <catch2/catch.hpp>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <chrono>
 
@@ -135,4 +139,75 @@ TEST_CASE("a body over --max-body is cut, kept and marked truncated", "[hostile]
   auto length = std::stoul(scalar(db, "SELECT length(text) FROM pages"));
   CHECK(length > 90000);
   CHECK(length <= 100000);
+}
+
+namespace {
+// Peak RSS of this test process, which runs the crawls in-process.
+double peak_rss_mb() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_maxrss) / 1024.0;
+}
+}  // namespace
+
+TEST_CASE("a connect that never completes is cut at the connect timeout", "[hostile]") {
+  // A listener whose accept queue is full drops new SYNs: connect() hangs.
+  int listener = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  REQUIRE(listen(listener, 0) == 0);
+  socklen_t len = sizeof addr;
+  getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len);
+  std::vector<int> fillers;
+  for (int i = 0; i < 4; i++) {
+    int c = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    connect(c, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    fillers.push_back(c);
+  }
+  TempDir dir;
+  std::string db = dir.file("crawl.db");
+  auto o = test_options(db, {"http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) + "/"});
+  o.connect_timeout = 0.3;
+  auto began = Clock::now();
+  crawl_ok(o);
+  CHECK(std::chrono::duration<double>(Clock::now() - began).count() < 2.0);
+  CHECK(scalar(db, "SELECT error FROM pages") == "connect timeout after 0.3s");
+  for (int c : fillers) close(c);
+  close(listener);
+}
+
+TEST_CASE("a decompression bomb stops at --max-body", "[hostile]") {
+  static const std::string bomb = gzip_compress(std::string(64u << 20, '\0'));  // 64 MiB of zeros, ~64 KB
+  TestServer server;
+  server.on_raw("/bomb", [](int fd, const Request&) {
+    send_all(fd, "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Encoding: gzip\r\nContent-Length: " +
+                     std::to_string(bomb.size()) + "\r\n\r\n" + bomb);
+  });
+  TempDir dir;
+  std::string db = dir.file("crawl.db");
+  auto o = test_options(db, {server.url("/bomb")});
+  o.max_body = 1u << 20;
+  crawl_ok(o);
+  CHECK(scalar(db, "SELECT truncated FROM pages") == "1");
+  CHECK(std::stoul(scalar(db, "SELECT bytes FROM pages")) <= bomb.size());  // wire bytes, all of them
+  CHECK(std::stoul(scalar(db, "SELECT COALESCE(length(CAST(text AS BLOB)), 0) FROM pages")) <= (1u << 20) * 3);  // decoded: capped
+  CHECK(peak_rss_mb() < 300);
+}
+
+TEST_CASE("binary bytes served as text/html are parsed without harm", "[hostile]") {
+  TestServer server;
+  server.on("/bin", [](const Request&, Response& r) {
+    std::string junk;
+    uint32_t x = 12345;
+    for (int i = 0; i < 300000; i++) {
+      x = x * 1664525u + 1013904223u;
+      junk.push_back(static_cast<char>(x >> 24));
+    }
+    r.text(junk, "text/html");
+  });
+  auto out = crawl_one(server, "/bin");
+  CHECK(out.status == "200");
+  CHECK(peak_rss_mb() < 300);
 }
