@@ -130,10 +130,11 @@ std::optional<Job> Frontier::pop(double now) {
     job.waited = std::max(0.0, now - h.ready_since);
     job.wait_reason.clear();
     if (job.waited >= 0.001) {
-      // Held by the host's own schedule, or else by the global caps.
-      job.wait_reason = h.ip_wait                                  ? "per-ip"
-                        : h.next_allowed > h.ready_since + 0.0005 ? h.next_reason
-                                                                  : "connections";
+      // Whichever held it longer: the host's own schedule (or its address's),
+      // or the global caps after the host was ready.
+      double own = std::max(0.0, std::min(now, h.next_allowed) - h.ready_since);
+      double caps = job.waited - own;
+      job.wait_reason = caps > own ? "connections" : h.ip_wait ? "per-ip" : h.next_reason;
     }
     if (now + h.gap > h.next_allowed) {
       h.next_allowed = now + h.gap;

@@ -208,3 +208,18 @@ TEST_CASE("hosts on one address are spaced by the per-IP delay", "[frontier]") {
   REQUIRE(next);
   CHECK(next->wait_reason == "per-ip");
 }
+
+TEST_CASE("a wait for a free connection is named as such, not as the host's delay", "[frontier]") {
+  test_now = 0;
+  Frontier f(policy(0.5, 1, 1), test_clock);
+  f.push(url(1, "http://a"));
+  f.push(url(2, "http://b"));
+  auto a = f.pop(0.0);
+  REQUIRE(a);
+  CHECK_FALSE(f.pop(2.0));  // b is ready, but the one connection is busy
+  f.finished("http://a");
+  auto b = f.pop(3.0);
+  REQUIRE(b);
+  CHECK(b->waited == Approx(3.0));
+  CHECK(b->wait_reason == "connections");
+}
