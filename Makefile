@@ -94,3 +94,15 @@ bench-quick: bench-programs
 bench-memory: build
 	cmake --build $(BUILD) -j $(JOBS) --target bench_make_frontier
 	@bash bench/frontier_memory.sh $(BUILD)
+
+# Politeness (issue 3): crawls the 2,000-page site of `make bench-quick` twice,
+# once where H/d binds (delay 2 s, concurrency 64) and once where C/L does
+# (concurrency 8, nginx answering 0.1 s late through its echo module); prints
+# warm pages/s against min(H/d, C/L), the smallest per-host gap and the most
+# requests in flight per host and in all. See bench/politeness.sh.
+BENCH_POLITENESS_PACKAGES := nginx time libnginx-mod-http-echo
+.PHONY: bench-politeness
+bench-politeness: build
+	$(call install_missing,$(BENCH_POLITENESS_PACKAGES))
+	cmake --build $(BUILD) -j $(JOBS) --target bench_gen_site
+	@bash bench/politeness.sh $(BUILD)
