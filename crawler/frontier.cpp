@@ -117,9 +117,10 @@ std::optional<Job> Frontier::pop(double now) {
     Host& h = *top.host;
     if (double ip_ready = ip_ready_time(h); ip_ready > now) {
       // Another host on the same address went first: wait for the address.
+      h.next_allowed = ip_ready;
+      h.next_reason = "per-ip";
       h.version++;
       ready_.push(Entry{ip_ready, h.version, &h});
-      h.ip_wait = true;
       continue;
     }
     Job job = std::move(h.queue.front());
@@ -134,14 +135,13 @@ std::optional<Job> Frontier::pop(double now) {
       // or the global caps after the host was ready.
       double own = std::max(0.0, std::min(now, h.next_allowed) - h.ready_since);
       double caps = job.waited - own;
-      job.wait_reason = caps > own ? "connections" : h.ip_wait ? "per-ip" : h.next_reason;
+      job.wait_reason = caps > own ? "connections" : h.next_reason;
     }
     if (now + h.gap > h.next_allowed) {
       h.next_allowed = now + h.gap;
       h.next_reason = h.gap_reason;
     }
     h.ready = false;  // the next job in line starts waiting now
-    h.ip_wait = false;
     schedule(h);
     want_refill(h);
     return job;

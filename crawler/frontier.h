@@ -145,7 +145,6 @@ class Frontier {
     double ready_since = 0;   // when its head job became next in line
     const char* next_reason = "host delay";  // what set next_allowed last
     const char* gap_reason = "host delay";  // which of the three sets the gap
-    bool ip_wait = false;     // its last deferral was for its address
   };
   struct Entry {
     double at;
