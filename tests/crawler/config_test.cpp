@@ -1,6 +1,8 @@
 // Crawl configuration files: every option, per-host overrides, flags first.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+
 #include "crawler/config.h"
 #include "tests/crawler/crawl_support.h"
 #include "tests/support/test_server.h"
@@ -82,12 +84,8 @@ TEST_CASE("a per-host delay from the config slows that host only", "[config][pol
                          slow.url("/"), fast.url("/")});
   REQUIRE(r.status == 0);
   auto gaps = [](const TestServer& s) {
-    auto reqs = s.requests();
-    double smallest = 1e9;
-    for (std::size_t i = 1; i < reqs.size(); i++) {
-      smallest = std::min(smallest, std::chrono::duration<double>(reqs[i].start - reqs[i - 1].start).count());
-    }
-    return smallest;
+    auto all = start_gaps(s);
+    return *std::min_element(all.begin(), all.end());
   };
   CHECK(slow.requests().size() == 4);
   CHECK(fast.requests().size() == 4);

@@ -2,6 +2,7 @@
 // run the real binary. Everything talks to loopback servers only.
 #pragma once
 
+#include <chrono>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -9,6 +10,7 @@
 #include "crawler/crawler.h"
 #include "storage/store.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/test_server.h"
 
 namespace webcrawl::testing {
 
@@ -53,6 +55,16 @@ inline std::string scalar(const std::string& db, const std::string& sql) {
   auto r = rows(db, sql);
   if (r.empty() || r[0].empty()) throw std::runtime_error("no rows: " + sql);
   return r[0][0];
+}
+
+// Seconds between consecutive request starts the server saw, in order.
+inline std::vector<double> start_gaps(const TestServer& server) {
+  auto reqs = server.requests();
+  std::vector<double> gaps;
+  for (std::size_t i = 1; i < reqs.size(); i++) {
+    gaps.push_back(std::chrono::duration<double>(reqs[i].start - reqs[i - 1].start).count());
+  }
+  return gaps;
 }
 
 struct CommandResult {
