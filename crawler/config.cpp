@@ -107,6 +107,14 @@ Result<void> apply_config_file(const std::string& path, const std::set<std::stri
       return {};
     };
   };
+  auto yes_no = [&](const char* key, bool& out) -> Setter {
+    return [&, key](const toml::node& n) -> Result<void> {
+      auto v = boolean(path, n, key);
+      if (!v) return v.error();
+      out = *v;
+      return {};
+    };
+  };
   auto str = [&](const char* key, std::string& out) -> Setter {
     return [&, key](const toml::node& n) -> Result<void> {
       auto v = text(path, n, key);
@@ -124,12 +132,7 @@ Result<void> apply_config_file(const std::string& path, const std::set<std::stri
       {"max_delay", num("max_delay", o.max_delay, 0, 86400)},
       {"park_after", whole("park_after", o.park_after, 0, 1000000)},
       {"park_seconds", num("park_seconds", o.park_seconds, 0, 86400)},
-      {"adaptive", [&](const toml::node& n) -> Result<void> {
-         auto v = boolean(path, n, "adaptive");
-         if (!v) return v.error();
-         o.adaptive = *v;
-         return {};
-       }},
+      {"adaptive", yes_no("adaptive", o.adaptive)},
       {"user_agent", str("user_agent", o.user_agent)},
       {"timeout", num("timeout", o.timeout, 0.1, 86400)},
       {"connect_timeout", num("connect_timeout", o.connect_timeout, 0.05, 86400)},
@@ -171,24 +174,9 @@ Result<void> apply_config_file(const std::string& path, const std::set<std::stri
          }
          return {};
        }},
-      {"robots", [&](const toml::node& n) -> Result<void> {
-         auto v = boolean(path, n, "robots");
-         if (!v) return v.error();
-         o.robots = *v;
-         return {};
-       }},
-      {"insecure", [&](const toml::node& n) -> Result<void> {
-         auto v = boolean(path, n, "insecure");
-         if (!v) return v.error();
-         o.insecure = *v;
-         return {};
-       }},
-      {"quiet", [&](const toml::node& n) -> Result<void> {
-         auto v = boolean(path, n, "quiet");
-         if (!v) return v.error();
-         o.quiet = *v;
-         return {};
-       }},
+      {"robots", yes_no("robots", o.robots)},
+      {"insecure", yes_no("insecure", o.insecure)},
+      {"quiet", yes_no("quiet", o.quiet)},
       {"seeds", [&](const toml::node& n) -> Result<void> {
          const toml::array* a = n.as_array();
          if (!a) return bad(path, n, "seeds", "expected an array of URLs");
