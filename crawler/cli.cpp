@@ -158,6 +158,12 @@ int run_stats(const std::string& db) {
       << "skipped       " << s->skipped << "\n"
       << "links         " << s->links << "\n"
       << "bytes         " << s->bytes << "\n";
+  if (s->connections > 0) {
+    out << "requests      " << s->requests << " over " << s->connections << " connections ("
+        << std::fixed << std::setprecision(1)
+        << static_cast<double>(s->requests) / static_cast<double>(s->connections) << " per connection)\n";
+    out.unsetf(std::ios::fixed);
+  }
   if (s->fetched > 0 && s->last_fetch > s->first_fetch) {
     double span = s->last_fetch - s->first_fetch;
     out << "pages/s       " << std::fixed << std::setprecision(1)

@@ -1083,8 +1083,12 @@ Result<CrawlStats> Store::stats(std::size_t top_hosts) {
                  [&](const Call& row) { s.top_hosts.emplace_back(row.text(0), row.integer(1)); });
   }
   if (r) {
-    r = each_row(db_, "SELECT count(*) FROM fetches", {},
-                 [&](const Call& row) { s.requests = row.integer(0); });
+    r = each_row(db_,
+                 "SELECT count(*), coalesce(sum(reused = 0 AND started_at IS NOT NULL), 0) FROM fetches",
+                 {}, [&](const Call& row) {
+                   s.requests = row.integer(0);
+                   s.connections = row.integer(1);
+                 });
   }
   if (r) {
     // The politeness check: per host, the smallest gap between consecutive

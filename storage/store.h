@@ -139,7 +139,8 @@ struct CrawlStats {
   std::map<std::string, int64_t> by_content_type;
   std::map<std::string, int64_t> errors;           // error text -> count
   std::vector<std::pair<std::string, int64_t>> top_hosts;  // most pages first
-  int64_t requests = 0;   // rows in fetches
+  int64_t requests = 0;     // rows in fetches
+  int64_t connections = 0;  // requests written on a fresh connection (not reused)
   // The smallest gap observed between two request starts to one host, per
   // host, smallest first (at most top_hosts of them): the politeness check.
   std::vector<std::pair<std::string, double>> min_gaps;

@@ -112,6 +112,7 @@ TEST_CASE("stats, search and query read a crawl", "[cli]") {
   CHECK(stats.status == 0);
   CHECK(stats.out.find("fetched       2") != std::string::npos);
   CHECK(stats.out.find("text/html") != std::string::npos);
+  CHECK(stats.out.find("requests      2 over 1 connections (2.0 per connection)") != std::string::npos);
 
   auto search = run_webcrawl({"search", "--db", db, "wombat"});
   CHECK(search.status == 0);

@@ -562,3 +562,27 @@ TEST_CASE("pages in other encodings are stored as UTF-8", "[crawl][charset]") {
   CHECK(page_field(db, server.url("/latin1"), "title") == "na\xC3\xAFve");
   CHECK(page_field(db, server.url("/"), "charset") == "UTF-8");
 }
+
+TEST_CASE("Retry-After holds the host until it has passed, then the page is retried", "[crawl][politeness]") {
+  TestServer server;
+  std::atomic<int> calls{0};
+  server.on("/", [&](const Request&, Response& r) {
+    if (calls++ == 0) {
+      r.status = 429;
+      r.set_header("Retry-After", "2");  // longer than the first back-off (1 s +- 25 %)
+      r.html("slow down");
+      return;
+    }
+    r.html("<title>welcome back</title>");
+  });
+  TempDir dir;
+  std::string db = dir.file("crawl.db");
+  auto o = test_options(db, {server.url("/")});
+  o.retries = 1;
+  crawl_ok(o);
+  auto gaps = start_gaps(server);
+  REQUIRE(gaps.size() == 1);
+  CHECK(gaps[0] >= 2.0);
+  CHECK(page_field(db, server.url("/"), "title") == "welcome back");
+  CHECK(scalar(db, "SELECT wait_reason FROM fetches WHERE attempt = 1") == "retry-after");
+}

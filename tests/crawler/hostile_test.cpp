@@ -20,7 +20,16 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-// Crawls `path` alone with short timeouts; returns the page's error and status.
+// Peak RSS of this test process, which runs the crawl in-process (ctest runs
+// each case in a process of its own).
+double peak_rss_mb() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_maxrss) / 1024.0;
+}
+
+// Crawls `path` alone with short timeouts; returns the page's error and status,
+// and checks that the crawl's memory stayed bounded.
 struct Outcome {
   std::string error;
   std::string status;
@@ -44,6 +53,7 @@ Outcome crawl_one(TestServer& server, const std::string& path, double total = 3.
   out.error = row[0][0];
   out.status = row[0][1];
   out.truncated = row[0][2];
+  CHECK(peak_rss_mb() < 300);
   return out;
 }
 
@@ -139,16 +149,8 @@ TEST_CASE("a body over --max-body is cut, kept and marked truncated", "[hostile]
   auto length = std::stoul(scalar(db, "SELECT length(text) FROM pages"));
   CHECK(length > 90000);
   CHECK(length <= 100000);
+  CHECK(peak_rss_mb() < 300);
 }
-
-namespace {
-// Peak RSS of this test process, which runs the crawls in-process.
-double peak_rss_mb() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  return static_cast<double>(usage.ru_maxrss) / 1024.0;
-}
-}  // namespace
 
 TEST_CASE("a connect that never completes is cut at the connect timeout", "[hostile]") {
   // A listener whose accept queue is full drops new SYNs: connect() hangs.
