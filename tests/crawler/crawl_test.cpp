@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <atomic>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <thread>
 
@@ -45,6 +46,29 @@ void serve_small_site(TestServer& s) {
 std::string page_field(const std::string& db, const std::string& url, const std::string& column) {
   return scalar(db, "SELECT " + column + " FROM pages WHERE url = '" + url + "'");
 }
+
+// The small site over HTTPS, with a certificate from a test CA for the given
+// names, and crawl options that trust that CA.
+struct TlsSite {
+  TestCa ca;
+  TempDir dir;
+  std::string ca_file = dir.file("ca.pem");
+  std::string db = dir.file("crawl.db");
+  std::unique_ptr<TestServer> server;
+
+  TlsSite(const std::vector<std::string>& names, const std::vector<std::string>& ips) {
+    TestServer::Options opts;
+    opts.tls = ca.issue(names, ips);
+    server = std::make_unique<TestServer>(opts);
+    serve_small_site(*server);
+    if (!ca.write_pem(ca_file)) throw std::runtime_error("cannot write " + ca_file);
+  }
+  crawler::CrawlOptions options(const std::string& seed) const {
+    auto o = test_options(db, {seed});
+    o.ca_file = ca_file;
+    return o;
+  }
+};
 
 }  // namespace
 
@@ -124,22 +148,12 @@ TEST_CASE("chunked and close-delimited bodies are read whole", "[crawl]") {
 }
 
 TEST_CASE("HTTPS pages are fetched with a verified certificate over one kept-alive connection", "[crawl][tls]") {
-  TestCa ca;
-  TestServer::Options opts;
-  opts.tls = ca.issue({"localhost"}, {"127.0.0.1"});
-  TestServer server(opts);
-  serve_small_site(server);
-  TempDir dir;
-  std::string ca_file = dir.file("ca.pem");
-  REQUIRE(ca.write_pem(ca_file));
-  std::string db = dir.file("crawl.db");
+  TlsSite site({"localhost"}, {"127.0.0.1"});
+  TestServer& server = *site.server;
+  crawl_ok(site.options(server.url("/")));
 
-  auto o = test_options(db, {server.url("/")});
-  o.ca_file = ca_file;
-  crawl_ok(o);
-
-  CHECK(page_field(db, server.url("/a"), "title") == "A");
-  CHECK(page_field(db, server.url("/gz"), "text") == "compressed zebra text");
+  CHECK(page_field(site.db, server.url("/a"), "title") == "A");
+  CHECK(page_field(site.db, server.url("/gz"), "text") == "compressed zebra text");
   auto reqs = server.requests();
   REQUIRE(reqs.size() == 8);
   // --per-host 1: every request went over the same connection.
@@ -162,19 +176,9 @@ TEST_CASE("an untrusted certificate is a recorded error, not a crash", "[crawl][
 }
 
 TEST_CASE("a host name that does not match the certificate is rejected", "[crawl][tls]") {
-  TestCa ca;
-  TestServer::Options opts;
-  opts.tls = ca.issue({"other.test"}, {});
-  TestServer server(opts);
-  serve_small_site(server);
-  TempDir dir;
-  std::string ca_file = dir.file("ca.pem");
-  REQUIRE(ca.write_pem(ca_file));
-  std::string db = dir.file("crawl.db");
-  auto o = test_options(db, {server.url("/")});
-  o.ca_file = ca_file;
-  crawl_ok(o);
-  CHECK(page_field(db, server.url("/"), "error").find("certificate") != std::string::npos);
+  TlsSite site({"other.test"}, {});
+  crawl_ok(site.options(site.server->url("/")));
+  CHECK(page_field(site.db, site.server->url("/"), "error").find("certificate") != std::string::npos);
 }
 
 TEST_CASE("the per-host delay separates request starts at the server", "[crawl][politeness]") {
@@ -416,21 +420,11 @@ TEST_CASE("a host with far more URLs than its in-memory window is crawled comple
 }
 
 TEST_CASE("HTTPS by host name sends SNI and checks the name against the certificate", "[crawl][tls]") {
-  TestCa ca;
-  TestServer::Options opts;
-  opts.tls = ca.issue({"localhost"}, {});  // no IP in the certificate: only the name can match
-  TestServer server(opts);
-  serve_small_site(server);
-  TempDir dir;
-  std::string ca_file = dir.file("ca.pem");
-  REQUIRE(ca.write_pem(ca_file));
-  std::string db = dir.file("crawl.db");
-  std::string home = "https://localhost:" + std::to_string(server.port()) + "/";
-  auto o = test_options(db, {home});
-  o.ca_file = ca_file;
-  crawl_ok(o);
-  CHECK(page_field(db, home, "title") == "Home page");
-  CHECK(page_field(db, "https://localhost:" + std::to_string(server.port()) + "/a", "status") == "200");
+  TlsSite site({"localhost"}, {});  // no IP in the certificate: only the name can match
+  std::string origin = "https://localhost:" + std::to_string(site.server->port());
+  crawl_ok(site.options(origin + "/"));
+  CHECK(page_field(site.db, origin + "/", "title") == "Home page");
+  CHECK(page_field(site.db, origin + "/a", "status") == "200");
 }
 
 TEST_CASE("traps and per-host limits are recorded as skipped with a reason", "[crawl][traps]") {
