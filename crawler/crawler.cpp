@@ -110,8 +110,8 @@ class Crawl {
  private:
   Result<void> prepare();
   void pump();
-  void start(Job job);
-  void on_response(Job job, FetchResponse response);
+  void start(Job job, parser::Url url);
+  void on_response(Job job, const parser::Url& url, FetchResponse response);
   void retry_later(Job job, const FetchResponse& response);
   // Counts a host's consecutive transient failures; past --park-after, the
   // host is parked (nothing sent to it) for a doubling time, not hammered.
@@ -148,7 +148,6 @@ class Crawl {
   // robots.txt (RFC 9309), one entry per origin.
   enum class RobotsGate { kAllowed, kDisallowed, kFetch };
   struct Robots {
-    bool fetching = false;
     bool known = false;
     double fetched_at = 0;  // monotonic
     parser::RobotsTxt rules = parser::RobotsTxt::allow_all();
@@ -156,13 +155,16 @@ class Crawl {
     double waited = 0;        // the wait of the request that brought the fetch
     std::string wait_reason;
   };
-  RobotsGate robots_gate(const Job& job, std::optional<parser::RobotsDecision>* decision);
+  RobotsGate robots_gate(const Job& job, const parser::Url& url,
+                         std::optional<parser::RobotsDecision>* decision);
   void fetch_robots(const std::string& origin, parser::Url url, int hops, int attempt);
   void on_robots(const std::string& origin, const parser::Url& url, int hops, int attempt,
                  FetchResponse response);
   void robots_known(const std::string& origin, parser::RobotsTxt rules, std::string unavailable);
   void keep_robots(const std::string& origin, const parser::Url& url, const FetchResponse& response,
                    const parser::RobotsTxt* rules);
+  // The row every outcome of `job` starts from: its id, its URL, now.
+  storage::PageResult result_for(const Job& job) const;
   // The record of a URL never requested (robots.txt, a per-host cap).
   storage::PageResult skipped(const Job& job, const std::string& why);
   void abandon_in_flight();
@@ -370,9 +372,18 @@ void Crawl::pump() {
     while (!pipeline_full() && budget_left()) {
       auto job = frontier_.pop(now);
       if (!job) break;
+      auto url = parser::parse_url(job->url.url);
+      if (!url) {
+        // Stored URLs parsed when they were found; this only guards the database.
+        frontier_.cancel(job->url.origin);
+        storage::PageResult r = result_for(*job);
+        r.error = "invalid url: " + url.error().message;
+        record(std::move(r));
+        continue;
+      }
       if (options_.robots) {
         std::optional<parser::RobotsDecision> decision;
-        RobotsGate gate = robots_gate(*job, &decision);
+        RobotsGate gate = robots_gate(*job, *url, &decision);
         if (gate == RobotsGate::kFetch) {
           // The host's first request is its robots.txt; the job waits in front.
           std::string origin = job->url.origin;
@@ -404,24 +415,22 @@ void Crawl::pump() {
         started_++;
         if (options_.max_pages_per_host) pages_per_host_[job->url.origin]++;
       }
-      start(std::move(*job));
+      start(std::move(*job), std::move(*url));
     }
     arm_timer();
   }
   maybe_finish();
 }
 
-Crawl::RobotsGate Crawl::robots_gate(const Job& job, std::optional<parser::RobotsDecision>* decision) {
+Crawl::RobotsGate Crawl::robots_gate(const Job& job, const parser::Url& url,
+                                     std::optional<parser::RobotsDecision>* decision) {
   Robots& r = robots_[job.url.origin];
   if (!r.known || monotonic_seconds() - r.fetched_at > kRobotsTtl) return RobotsGate::kFetch;
-  auto url = parser::parse_url(job.url.url);
-  if (!url) return RobotsGate::kAllowed;  // start() records the bad URL
-  *decision = r.rules.check(url->request_target());
+  *decision = r.rules.check(url.request_target());
   return (*decision)->allowed ? RobotsGate::kAllowed : RobotsGate::kDisallowed;
 }
 
 void Crawl::fetch_robots(const std::string& origin, parser::Url url, int hops, int attempt) {
-  robots_[origin].fetching = true;
   FetchRequest request = request_for(url, kRobotsMaxBody);
   fetcher_->fetch(std::move(request), [this, origin, url, hops, attempt](FetchResponse response) {
     on_robots(origin, url, hops, attempt, std::move(response));
@@ -435,14 +444,13 @@ void Crawl::on_robots(const std::string& origin, const parser::Url& url, int hop
   bool first = hops == 0 && attempt == 0;
   audit(url.href(), origin, "robots", attempt, first ? state.waited : 0,
         first ? state.wait_reason : (attempt > 0 ? "back-off" : ""), "", response);
-  int code = response.status.value_or(0);
-  if (!response.error && code >= 200 && code < 300) {
+  int status = response.status.value_or(0);
+  if (!response.error && status >= 200 && status < 300) {
     parser::RobotsTxt rules = parser::RobotsTxt::parse(response.body, product_token_);
     keep_robots(origin, url, response, &rules);
     return robots_known(origin, std::move(rules), "");
   }
   keep_robots(origin, url, response, nullptr);
-  int status = response.status.value_or(0);
   if (!response.error && is_redirect(status) && !response.location.empty()) {
     auto next = parser::resolve_url(url, response.location);
     if (next && hops + 1 <= kMaxRobotsRedirects) return fetch_robots(origin, std::move(*next), hops + 1, attempt);
@@ -463,7 +471,6 @@ void Crawl::on_robots(const std::string& origin, const parser::Url& url, int hop
         crawl->fetch_robots(retry->origin, retry->url, 0, retry->attempt);
       } else {
         // Stopped meanwhile: the host's rules stay unknown, its URLs stay queued.
-        crawl->robots_[retry->origin].fetching = false;
         crawl->frontier_.finished(retry->origin);
         crawl->frontier_.set_blocked(retry->origin, false);
         crawl->maybe_finish();
@@ -508,7 +515,6 @@ void Crawl::keep_robots(const std::string& origin, const parser::Url& url, const
 
 void Crawl::robots_known(const std::string& origin, parser::RobotsTxt rules, std::string unavailable) {
   Robots& r = robots_[origin];
-  r.fetching = false;
   r.known = true;
   r.fetched_at = monotonic_seconds();
   r.unavailable = std::move(unavailable);
@@ -542,11 +548,16 @@ void Crawl::audit(const std::string& url, const std::string& origin, const char*
   writer_->submit(std::move(item));
 }
 
-storage::PageResult Crawl::skipped(const Job& job, const std::string& why) {
+storage::PageResult Crawl::result_for(const Job& job) const {
   storage::PageResult r;
   r.url_id = job.url.id;
   r.final_url = job.url.url;
   r.fetched_at = unix_now();
+  return r;
+}
+
+storage::PageResult Crawl::skipped(const Job& job, const std::string& why) {
+  storage::PageResult r = result_for(job);
   r.skipped = true;
   r.error = why;
   return r;
@@ -566,65 +577,52 @@ void Crawl::arm_timer() {
   }, static_cast<uint64_t>(std::ceil(wait * 1000.0)) + 1, 0);
 }
 
-void Crawl::start(Job job) {
-  auto url = parser::parse_url(job.url.url);
-  if (!url) {
-    frontier_.finished(job.url.origin);
-    storage::PageResult r;
-    r.url_id = job.url.id;
-    r.final_url = job.url.url;
-    r.fetched_at = unix_now();
-    r.error = "invalid url: " + url.error().message;
-    return record(std::move(r));
-  }
+void Crawl::start(Job job, parser::Url url) {
   if (job.attempt == 0) {
     WriterItem started;
     started.started = job.url.id;
     writer_->submit(std::move(started));
   }
-  FetchRequest request = request_for(std::move(*url), options_.max_body);
-  fetcher_->fetch(std::move(request), [this, job = std::move(job)](FetchResponse response) mutable {
-    on_response(std::move(job), std::move(response));
-  });
+  FetchRequest request = request_for(url, options_.max_body);
+  fetcher_->fetch(std::move(request),
+                  [this, job = std::move(job), url = std::move(url)](FetchResponse response) mutable {
+                    on_response(std::move(job), url, std::move(response));
+                  });
 }
 
-void Crawl::on_response(Job job, FetchResponse response) {
+void Crawl::on_response(Job job, const parser::Url& url, FetchResponse response) {
   frontier_.finished(job.url.origin);
   if (options_.adaptive && response.status) {
     frontier_.adapt(job.url.origin, response.elapsed, options_.adaptive_factor, options_.max_delay);
   }
-  note_health(job.url.origin, is_transient(response));
+  const bool transient = is_transient(response);
+  note_health(job.url.origin, transient);
   audit(job.url.url, job.url.origin, "page", job.attempt, job.waited, job.wait_reason, job.robots_rule,
         response);
   requests_ = fetcher_ ? fetcher_->requests_sent() : requests_;
   connections_ = fetcher_ ? fetcher_->connections_opened() : connections_;
   bytes_ += response.wire_bytes;
-  if (is_transient(response) && job.attempt < options_.retries && !stopping_) {
+  if (transient && job.attempt < options_.retries && !stopping_) {
     retry_later(std::move(job), response);
     return pump();
   }
-  auto url = parser::parse_url(job.url.url);  // it parsed when the job started
-  double now = unix_now();
-  if (response.error || !url) {
-    storage::PageResult r;
-    r.url_id = job.url.id;
-    r.final_url = job.url.url;
-    r.fetched_at = now;
-    r.error = response.error ? response.error->message : url.error().message;
+  if (response.error) {
+    storage::PageResult r = result_for(job);
+    r.error = response.error->message;
     r.bytes = response.wire_bytes;
     record(std::move(r));
   } else if (is_redirect(*response.status) && !response.location.empty()) {
-    record(redirect_result(job, *url, response));
+    record(redirect_result(job, url, response));
   } else {
     FetchedPage page;
     page.url = std::move(job.url);
-    page.final_url = std::move(*url);
+    page.final_url = url;
     page.status = *response.status;
     page.content_type = std::move(response.content_type);
     page.body = std::move(response.body);
     page.wire_bytes = response.wire_bytes;
     page.truncated = response.truncated;
-    page.fetched_at = now;
+    page.fetched_at = unix_now();
     if (wants_parsing(page)) {
       std::size_t weight = page.body.size();
       pipeline_items_++;
@@ -665,12 +663,9 @@ void Crawl::retry_later(Job job, const FetchResponse& response) {
 
 storage::PageResult Crawl::redirect_result(const Job& job, const parser::Url& from,
                                            const FetchResponse& response) {
-  storage::PageResult r;
-  r.url_id = job.url.id;
-  r.final_url = job.url.url;
+  storage::PageResult r = result_for(job);
   r.status = response.status;
   r.content_type = media_type(response.content_type);
-  r.fetched_at = unix_now();
   r.bytes = response.wire_bytes;
   auto target = parser::resolve_url(from, response.location);
   if (!target) {
