@@ -8,8 +8,9 @@
 // writes it) into memory first, untimed. Then runs the crawler's own pipeline
 // with the fetcher taken out: the seeds of DIR/seeds.txt go into a fresh Store
 // through add_seeds; a WorkerPool of N parse workers (default one per core, as
-// the crawler's --parse-threads) runs crawler::build_page with a --scope any
-// LinkPolicy on each queued URL's body; one StoreWriter commits the results in
+// the crawler's --parse-threads, and niced as the crawler's) runs
+// crawler::build_page with a --scope any LinkPolicy on each queued URL's body;
+// one StoreWriter commits the results in
 // batches; the URLs each commit queues are handed to the workers next, as the
 // loop thread hands them to the fetcher. At most --pipeline pages (default
 // 256, the crawler's limit at --concurrency 64) are between hand-out and
@@ -218,7 +219,7 @@ Result<Totals> run(const Args& args, const Site& site, const std::vector<storage
     item.page = crawler::build_page(std::move(page), policy);
     parse_ns.fetch_add(thread_cpu_ns() - start, std::memory_order_relaxed);
     writer.submit(std::move(item));
-  });
+  }, "parse", crawler::kParseNice);
 
   std::deque<storage::QueuedUrl> frontier(queued->begin(), queued->end());
   std::size_t in_flight = 0;

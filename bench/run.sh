@@ -15,8 +15,8 @@
 # 4. Measures the ceiling again, so a machine that got busier or quieter during
 #    the crawl moves both sides of the ratio; the ceiling is the mean of the two.
 # Prints pages, crawl pages/s, ceiling pages/s, their ratio (target >= 0.85),
-# CPU ms per page (crawler process, split into its loop thread and the rest;
-# ceiling parse and store stages; nginx) and the crawler's peak RSS (target
+# CPU ms per page (crawler process, split into its loop thread, parse threads
+# and writer; ceiling parse and store stages; nginx) and the crawler's peak RSS (target
 # < 100 MB). On a shared machine the wall-clock ratio moves with what else
 # runs, so it also prints the cores other processes used during each phase,
 # a note when that differed, and the ratio of CPU per page, which does not
@@ -89,12 +89,13 @@ nginx_workers() {
 }
 
 # While the crawler (the child of GNU time, pid $1) runs, keeps the CPU clock
-# ticks of its threads in $2, "tid ticks" per line, sampled every 0.5 s in
-# bash alone so that sampling costs the crawl next to no CPU. The loop thread
-# is the one whose tid is the pid. The split is approximate: the last sample
-# misses up to 0.5 s of the crawl's end.
+# ticks of its threads in $2, "tid ticks name" per line, sampled every 0.5 s
+# in bash alone so that sampling costs the crawl next to no CPU. The loop
+# thread is the one whose tid is the pid; the crawler names the others
+# (parse-N, writer; libuv's DNS pool keeps the process name). The split is
+# approximate: the last sample misses up to 0.5 s of the crawl's end.
 sample_threads() {
-  local crawler="" t line fields sample
+  local crawler="" t line fields name sample
   for _ in $(seq 1 100); do
     read -r crawler _ </proc/"$1"/task/"$1"/children 2>/dev/null || true
     [ -n "$crawler" ] && break
@@ -107,9 +108,11 @@ sample_threads() {
     sample=""
     for t in /proc/"$crawler"/task/*; do
       read -r line <"$t/stat" 2>/dev/null || continue
-      # Fields after "(comm) ": state ppid ... utime is the 12th, stime the 13th.
+      # "tid (comm) state ppid ...": utime is the 12th field after "(comm) ",
+      # stime the 13th.
       read -r -a fields <<<"${line##*) }"
-      sample+="${t##*/} $((fields[11] + fields[12]))"$'\n'
+      name=${line#*(}
+      sample+="${t##*/} $((fields[11] + fields[12])) ${name%%) *}"$'\n'
     done
     [ -n "$sample" ] && printf '%s' "$sample" >"$2"
     sleep 0.5
@@ -215,12 +218,18 @@ read -r wall user sys rss_kb < <(awk -F': ' '
 nginx_ms=$(awk -v a="$nginx_before" -v b="$nginx_after" 'BEGIN { print b - a }')
 crawl_other=$(other_cores "$busy" "$(awk -v u="$user" -v s="$sys" -v n="$nginx_ms" 'BEGIN { print u + s + n / 1000 }')" "$wall")
 crawler_pid=$(cat "$out/crawl.threads.pid" 2>/dev/null || echo none)
-loop_ms=$(awk -v p="$crawler_pid" -v t="$(getconf CLK_TCK)" '$1 == p { ms = $2 * 1000 / t } END { print ms + 0 }' \
-  "$out/crawl.threads")
+# CPU ms of the sampled threads by stage: loop thread, parse pool, writer.
+read -r loop_ms parse_ms writer_ms < <(awk -v p="$crawler_pid" -v t="$(getconf CLK_TCK)" '
+  { ms = $2 * 1000 / t }
+  $1 == p { loop += ms; next }
+  $3 ~ /^parse-/ { parse += ms }
+  $3 == "writer" { writer += ms }
+  END { print loop + 0, parse + 0, writer + 0 }' "$out/crawl.threads")
 
 echo
 echo "== results ($site_pages pages in the site)"
 awk -v pages="$ok_pages" -v wall="$wall" -v user="$user" -v sys="$sys" -v rss="$rss_kb" -v loop_ms="$loop_ms" \
+    -v parse_ms="$parse_ms" -v writer_ms="$writer_ms" \
     -v nginx_ms="$nginx_ms" -v crawl_other="$crawl_other" '
   FNR == NR && $1 == "pages_per_s" { pps[++runs] = $2; sum_pps += $2 }
   FNR == NR && $1 == "parse_cpu_ms" { parse += $2 }
@@ -240,7 +249,10 @@ awk -v pages="$ok_pages" -v wall="$wall" -v user="$user" -v sys="$sys" -v rss="$
     printf "%-28s %.3f  (user %.3f + sys %.3f)\n", "crawler CPU ms/page",
            (user + sys) * 1000 / pages, user * 1000 / pages, sys * 1000 / pages
     printf "%-28s %.3f\n", "  loop thread (sampled)", loop_ms / pages
-    printf "%-28s %.3f\n", "  other threads (sampled)", (user + sys) * 1000 / pages - loop_ms / pages
+    printf "%-28s %.3f\n", "  parse threads (sampled)", parse_ms / pages
+    printf "%-28s %.3f\n", "  writer thread (sampled)", writer_ms / pages
+    printf "%-28s %.3f  (DNS pool, and what the samples missed)\n", "  the rest",
+           (user + sys) * 1000 / pages - (loop_ms + parse_ms + writer_ms) / pages
     printf "%-28s %.3f\n", "ceiling parse ms/page", parse / runs
     printf "%-28s %.3f\n", "ceiling store ms/page", store / runs
     printf "%-28s %.3f\n", "ceiling CPU ms/page (all)", cpu / runs

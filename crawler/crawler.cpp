@@ -318,7 +318,7 @@ Result<CrawlSummary> Crawl::run() {
   parsers_ = std::make_unique<WorkerPool<FetchedPage>>(threads, [this](FetchedPage&& page) {
     std::size_t weight = page.body.size();
     submit_page(build_page(std::move(page), policy_), weight);
-  });
+  }, "parse", kParseNice);
 
   timer_ = new uv_timer_t;
   uv_timer_init(&loop_, timer_);
