@@ -1,7 +1,8 @@
 #include "crawler/crawler.h"
 
-#include <uv.h>
+#include <sys/resource.h>
 #include <unistd.h>
+#include <uv.h>
 
 #include <algorithm>
 #include <chrono>
@@ -33,6 +34,23 @@ constexpr double kRobotsTtl = 24 * 3600.0;    // RFC 9309 2.4: cache for at most
 constexpr std::size_t kRobotsMaxBody = parser::kMaxRobotsBytes + 16 * 1024;
 constexpr double kGracePeriod = 3.0;         // seconds in-flight requests get after a stop
 constexpr double kMaxRetryWait = 3600.0;     // a longer Retry-After is not waited for
+// Sockets kept open between requests on top of the `concurrency` active ones,
+// so that a crawl over more hosts than that reuses each host's connection
+// instead of opening one per request (200 hosts, --concurrency 64: 21 of
+// 2,000 requests reused a connection; a host's connection was always evicted
+// by the time its turn came again). Bounded by the file descriptor limit,
+// which main() raises to its hard limit, leaving room for the database and
+// the rest of the process; idle sockets close after FetcherConfig::idle_timeout.
+std::size_t idle_socket_budget(int concurrency) {
+  constexpr std::size_t kMaxIdle = 1024;
+  constexpr std::size_t kReserved = 64;
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return 0;
+  std::size_t fds = limit.rlim_cur == RLIM_INFINITY ? kMaxIdle * 4 : static_cast<std::size_t>(limit.rlim_cur);
+  std::size_t used = kReserved + static_cast<std::size_t>(std::max(concurrency, 0));
+  return fds > used ? std::min(kMaxIdle, fds - used) : 0;
+}
+
 constexpr std::size_t kPipelineBytes = 32u << 20;  // bodies between fetch and commit
 constexpr std::size_t kMinWindow = 16;        // queued URLs per host kept in memory
 
@@ -284,7 +302,7 @@ Result<CrawlSummary> Crawl::run() {
     log_ << "webcrawl: warning: --insecure: TLS certificates are not verified; anyone on the path can "
             "forge what this crawl stores\n";
   }
-  fc.max_connections = static_cast<std::size_t>(options_.concurrency);
+  fc.max_connections = static_cast<std::size_t>(options_.concurrency) + idle_socket_budget(options_.concurrency);
   fc.max_idle_per_origin = static_cast<std::size_t>(options_.per_host);
   for (const HostOverride& h : options_.host_overrides) {
     fc.max_idle_per_origin = std::max(fc.max_idle_per_origin, static_cast<std::size_t>(h.per_host.value_or(0)));

@@ -82,6 +82,7 @@ struct Fetcher::Impl {
 
   std::unordered_set<Connection*> connections;  // every open connection
   std::unordered_map<std::string, std::deque<Connection*>> idle;  // by origin, oldest first
+  std::list<Connection*> idle_lru;  // every idle connection, longest idle first
   std::unordered_set<Transaction*> transactions;
   uv_timer_t* sweep = nullptr;  // closes idle connections past idle_timeout
   char read_buffer[kReadBufferSize];
@@ -96,6 +97,7 @@ struct Fetcher::Impl {
   void connect(Transaction* t);
   void make_room();
   Connection* take_idle(const std::string& origin);
+  void forget_idle(Connection* c);
   void release(Connection* c, bool reusable);
   void sweep_idle();
 };
@@ -115,6 +117,7 @@ struct Connection {
   bool closing = false;
   bool idle = false;
   double idle_since = 0;
+  std::list<Connection*>::iterator lru;  // its place in owner->idle_lru while idle
   llhttp_t parser{};
   Transaction* txn = nullptr;
   std::string remote;
@@ -418,12 +421,7 @@ void Connection::close() {
   if (closing) return;
   closing = true;
   owner->connections.erase(this);
-  if (idle) {
-    auto& q = owner->idle[origin];
-    q.erase(std::remove(q.begin(), q.end(), this), q.end());
-    if (q.empty()) owner->idle.erase(origin);
-    idle = false;
-  }
+  if (idle) owner->forget_idle(this);
   self.reset();  // writes still in flight find no owner
   if (uv_is_active(reinterpret_cast<uv_handle_t*>(&tcp))) uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp));
   // libuv calls no read callback after uv_close, so data can carry us to the close callback.
@@ -707,14 +705,9 @@ void Fetcher::Impl::on_resolved(const std::string& host, int status, addrinfo* r
 }
 
 void Fetcher::Impl::make_room() {
-  // Keeps open sockets under the global cap by closing the longest-idle one.
-  while (connections.size() >= config.max_connections) {
-    Connection* oldest = nullptr;
-    for (auto& [origin, q] : idle) {
-      if (!q.empty() && (!oldest || q.front()->idle_since < oldest->idle_since)) oldest = q.front();
-    }
-    if (!oldest) return;
-    oldest->close();
+  // Keeps open sockets under the global cap by closing the longest-idle ones.
+  while (connections.size() >= config.max_connections && !idle_lru.empty()) {
+    idle_lru.front()->close();
   }
 }
 
@@ -798,16 +791,19 @@ void Fetcher::Impl::connect(Transaction* t) {
 Connection* Fetcher::Impl::take_idle(const std::string& origin) {
   auto it = idle.find(origin);
   if (it == idle.end()) return nullptr;
-  while (!it->second.empty()) {
-    Connection* c = it->second.back();  // the most recently used is the most likely alive
-    it->second.pop_back();
-    c->idle = false;
-    if (c->closing) continue;
-    if (it->second.empty()) idle.erase(it);
-    return c;
+  Connection* c = it->second.back();  // the most recently used is the most likely alive
+  forget_idle(c);
+  return c;
+}
+
+void Fetcher::Impl::forget_idle(Connection* c) {
+  if (auto it = idle.find(c->origin); it != idle.end()) {
+    auto& q = it->second;
+    q.erase(std::remove(q.begin(), q.end(), c), q.end());
+    if (q.empty()) idle.erase(it);
   }
-  idle.erase(it);
-  return nullptr;
+  idle_lru.erase(c->lru);
+  c->idle = false;
 }
 
 void Fetcher::Impl::release(Connection* c, bool reusable) {
@@ -820,17 +816,12 @@ void Fetcher::Impl::release(Connection* c, bool reusable) {
   c->idle = true;
   c->idle_since = monotonic_seconds();
   idle[c->origin].push_back(c);
+  c->lru = idle_lru.insert(idle_lru.end(), c);
 }
 
 void Fetcher::Impl::sweep_idle() {
   double cutoff = monotonic_seconds() - config.idle_timeout;
-  std::vector<Connection*> stale;
-  for (auto& [origin, q] : idle) {
-    for (Connection* c : q) {
-      if (c->idle_since < cutoff) stale.push_back(c);
-    }
-  }
-  for (Connection* c : stale) c->close();
+  while (!idle_lru.empty() && idle_lru.front()->idle_since < cutoff) idle_lru.front()->close();
 }
 
 // ---------------------------------------------------------------------------

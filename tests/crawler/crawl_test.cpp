@@ -254,6 +254,39 @@ TEST_CASE("per-host and global connection caps hold", "[crawl][politeness]") {
   }
 }
 
+TEST_CASE("with more hosts than --concurrency, each host's connection is kept alive and reused", "[crawl]") {
+  // Six hosts on 127.0.0.11-16 and two request slots: the crawl turns from
+  // host to host, so a pool holding only as many sockets as slots would close
+  // a host's connection before its turn came again.
+  std::vector<std::unique_ptr<TestServer>> servers;
+  std::vector<std::string> seeds;
+  for (int h = 11; h <= 16; h++) {
+    TestServer::Options opts;
+    opts.bind_address = "127.0.0." + std::to_string(h);
+    auto s = std::make_unique<TestServer>(opts);
+    std::string index = "<title>i</title>";
+    for (int i = 0; i < 5; i++) {
+      index += "<a href='/p" + std::to_string(i) + "'>p</a>";
+      s->on("/p" + std::to_string(i), [](const Request&, Response& r) { r.html("<title>p</title>"); });
+    }
+    s->on("/", [index](const Request&, Response& r) { r.html(index); });
+    seeds.push_back(s->url("/"));
+    servers.push_back(std::move(s));
+  }
+  TempDir dir;
+  auto o = test_options(dir.file("crawl.db"), seeds);
+  o.per_host = 1;
+  o.concurrency = 2;
+  crawl_ok(o);
+
+  for (auto& s : servers) {
+    INFO(s->url("/"));
+    CHECK(s->requests().size() == 6);
+    CHECK(s->connection_count() == 1);
+  }
+  CHECK(scalar(o.db_path, "SELECT count(*) FROM fetches WHERE reused = 1") == "30");
+}
+
 TEST_CASE("max depth and max pages limits stop the crawl", "[crawl]") {
   TestServer server;
   // A chain: /0 -> /1 -> /2 -> ... -> /9
