@@ -42,9 +42,11 @@ std::unique_ptr<storage::Store> StoreWriter::stop() {
 
 void StoreWriter::run() {
   bool failed = false;
+  bool busy = false;
   for (;;) {
-    auto batch = queue_.take(kMaxBatch);
+    auto batch = busy ? queue_.take(kMaxBatch, kBusyBatch, kGather) : queue_.take(kMaxBatch);
     if (batch.empty()) return;
+    busy = batch.size() >= kBusyBatch;
     WriterReply reply;
     storage::Batch commit;
     std::vector<RefillRequest> refills;
