@@ -106,3 +106,18 @@ bench-politeness: build
 	$(call install_missing,$(BENCH_POLITENESS_PACKAGES))
 	cmake --build $(BUILD) -j $(JOBS) --target bench_gen_site
 	@bash bench/politeness.sh $(BUILD)
+
+# Start-up and shutdown (issue 6): crawls seeds/demo-site 10 times and prints
+# the time from exec to the first request and from the last response to exit.
+# See bench/startup.sh.
+.PHONY: bench-startup
+bench-startup: build
+	@bash bench/startup.sh $(BUILD)
+
+# Politeness at scale (issue 6): 1,000 loopback hosts with 10 pages each and
+# d = 4 s, so H/d = 250 pages/s; the target is 0.95 of that. H/d binds only.
+.PHONY: bench-politeness-1000
+bench-politeness-1000: build
+	$(call install_missing,$(BENCH_POLITENESS_PACKAGES))
+	cmake --build $(BUILD) -j $(JOBS) --target bench_gen_site
+	@BENCH_HOSTS=1000 BENCH_LATENCY=0 bash bench/politeness.sh $(BUILD) 10000 4 64

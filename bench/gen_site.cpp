@@ -2,9 +2,10 @@
 //
 //   bench_gen_site --out DIR --port PORT [--pages N] [--hosts H] [--seed S]
 //
-// Host i (0-based) is served at http://127.0.1.(i+1):PORT/ (Linux routes all of
-// 127/8 to lo) from DIR/hIII/, and holds pages pNNNNN.html, N/H of them (the
-// first N%H hosts one more). Page sizes are lognormal, median 30 KiB, sigma
+// Host i (0-based) is served at http://127.0.X.Y:PORT/ with X = 1 + i / 254
+// and Y = 1 + i % 254 (127.0.1.1 .. 127.0.1.254, then 127.0.2.1 ...; Linux
+// routes all of 127/8 to lo) from DIR/hIII/, and holds pages pNNNNN.html, N/H
+// of them (the first N%H hosts one more). Page sizes are lognormal, median 30 KiB, sigma
 // 0.8, capped at 300 KiB (a page's fixed parts set a floor of a few KiB); each
 // page has 50 to 70 links, about 70 % to pages of its own host (relative
 // hrefs) and 30 % to other hosts (absolute URLs). Markup is what real pages
@@ -43,7 +44,7 @@ namespace {
 
 constexpr std::string_view kUsage =
     "usage: bench_gen_site --out DIR --port PORT [--pages N] [--hosts H] [--seed S]\n";
-constexpr int kMaxHosts = 254;                  // 127.0.1.1 .. 127.0.1.254
+constexpr int kMaxHosts = 254 * 16;             // 127.0.1.1 .. 127.0.16.254
 constexpr int64_t kMaxPagesPerHost = 100000;    // five digits in pNNNNN
 constexpr double kMedianBytes = 30 * 1024;
 constexpr double kSigma = 0.8;
@@ -104,7 +105,8 @@ std::string page_file(int64_t page) {
 }
 
 std::string origin(int host, int port) {
-  return "http://127.0.1." + std::to_string(host + 1) + ":" + std::to_string(port);
+  return "http://127.0." + std::to_string(1 + host / 254) + "." + std::to_string(1 + host % 254) + ":" +
+         std::to_string(port);
 }
 
 class Site {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Starts and stops the benchmark's nginx (bench/nginx.conf.in): one worker
-# serving DIR/hIII (bench_gen_site's layout) as host i = 127.0.1.(i+1):PORT,
-# for i < HOSTS (default 200).
+# serving DIR/hIII (bench_gen_site's layout) as host i on
+# 127.0.(1 + i / 254).(1 + i % 254):PORT, for i < HOSTS (default 200).
 #
 #   usage: bench/nginx.sh start DIR PORT [HOSTS]
 #          bench/nginx.sh stop
@@ -52,8 +52,8 @@ start() {
     user="user root;  # nobody cannot read $root"
   fi
   for ((i = 0; i < hosts; i++)); do
-    servers+=$(printf '  server {\n    listen 127.0.1.%d:%s;\n    root %s/h%03d;\n  }' \
-      $((i + 1)) "$port" "$root" "$i")$'\n'
+    servers+=$(printf '  server {\n    listen 127.0.%d.%d:%s;\n    root %s/h%03d;\n  }' \
+      $((1 + i / 254)) $((1 + i % 254)) "$port" "$root" "$i")$'\n'
   done
   local conf=$work/nginx.conf
   # Values go in through the environment: awk -v would interpret backslashes,

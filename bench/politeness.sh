@@ -38,7 +38,9 @@
 # machine. Leaves bench/out/politeness-{1,2}.db for inspection.
 #
 # Environment: BENCH_PORT (default 8741, the site's port), BENCH_LATENCY,
-# BENCH_C_DELAY, BENCH_C_CONCURRENCY (above).
+# BENCH_C_DELAY, BENCH_C_CONCURRENCY (above), BENCH_HOSTS (default 200: the
+# site of bench/run.sh; another count gets its own site-PAGES-hHOSTS, as
+# `make bench-politeness-1000` uses: 10,000 pages on 1,000 hosts, d = 4 s).
 set -euo pipefail
 
 if [ "$#" -lt 1 ] || [ "$#" -gt 4 ]; then
@@ -56,7 +58,10 @@ c_concurrency=${BENCH_C_CONCURRENCY:-8}
 per_host=1
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 out=$here/out
+hosts_wanted=${BENCH_HOSTS:-200}
+# bench/run.sh's site for 200 hosts; its own directory for any other count.
 site=$out/site-$pages
+[ "$hosts_wanted" = 200 ] || site=$out/site-$pages-h$hosts_wanted
 gen="$build/bench/bench_gen_site"
 webcrawl="$build/webcrawl"
 gnu_time=/usr/bin/time
@@ -284,10 +289,10 @@ run_config() {
 
 # --- the site (as bench/run.sh makes it) ----------------------------------------
 if [ "$(manifest pages)" != "$pages" ] || [ "$(manifest port)" != "$port" ] ||
-   [ "$gen" -nt "$site/manifest" ]; then
-  echo "== generating $pages pages into $site"
+   [ "$(manifest hosts)" != "$hosts_wanted" ] || [ "$gen" -nt "$site/manifest" ]; then
+  echo "== generating $pages pages on $hosts_wanted hosts into $site"
   rm -rf "$site" "$site.tmp"
-  "$gen" --out "$site.tmp" --port "$port" --pages "$pages"
+  "$gen" --out "$site.tmp" --port "$port" --pages "$pages" --hosts "$hosts_wanted"
   mv "$site.tmp" "$site"
 else
   echo "== site: $site (cached)"
