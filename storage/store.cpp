@@ -933,8 +933,18 @@ Result<std::vector<QueuedUrl>> Store::commit(const Batch& batch) {
       mark.bind_int(1, id);
       if (auto one = run(db_, mark, "mark in flight"); !one) return one;
     }
-    for (const PageResult& page : batch.pages) {
-      if (auto one = stmts_->apply(page, now, queued); !one) return one;
+    // FTS5 flushes its pending terms as a new index segment whenever a rowid
+    // is lower than the one before it in a transaction, and later merges redo
+    // every segment. Pages finish in any order (a crawl turns from host to
+    // host), so they are applied in url id order. 20,000-page crawl, runs in
+    // turns: FTS CPU 35-38 -> 27-28 s, 314-339 -> 393-401 pages/s.
+    std::vector<const PageResult*> pages;
+    pages.reserve(batch.pages.size());
+    for (const PageResult& page : batch.pages) pages.push_back(&page);
+    std::stable_sort(pages.begin(), pages.end(),
+                     [](const PageResult* a, const PageResult* b) { return a->url_id < b->url_id; });
+    for (const PageResult* page : pages) {
+      if (auto one = stmts_->apply(*page, now, queued); !one) return one;
     }
     for (const FetchRecord& f : batch.fetches) {
       if (auto one = stmts_->record_fetch(f); !one) return one;
