@@ -61,6 +61,7 @@ cleanup() {
   if [ "$nginx_started" = 1 ]; then
     bash "$here/nginx.sh" stop || true
   fi
+  rm -f "$out"/ceiling-*.db "$out"/ceiling-*.db-wal "$out"/ceiling-*.db-shm
 }
 trap cleanup EXIT
 # Turn Ctrl-C into a normal exit so the EXIT trap stops nginx.
@@ -92,10 +93,12 @@ nginx_workers() {
 # ticks of its threads in $2, "tid ticks name" per line, sampled every 0.5 s
 # in bash alone so that sampling costs the crawl next to no CPU. The loop
 # thread is the one whose tid is the pid; the crawler names the others
-# (parse-N, writer; libuv's DNS pool keeps the process name). The split is
-# approximate: the last sample misses up to 0.5 s of the crawl's end.
+# (parse-N, writer; libuv's DNS pool keeps the process name). A thread's
+# last sample stays when it has exited. The split is approximate: the last
+# sample misses up to 0.5 s of the crawl's end.
 sample_threads() {
-  local crawler="" t line fields name sample
+  local crawler="" t tid line fields name
+  local -A ticks=() names=()
   for _ in $(seq 1 100); do
     read -r crawler _ </proc/"$1"/task/"$1"/children 2>/dev/null || true
     [ -n "$crawler" ] && break
@@ -105,16 +108,17 @@ sample_threads() {
   [ -n "$crawler" ] || return 0
   echo "$crawler" >"$2.pid"
   while kill -0 "$crawler" 2>/dev/null; do
-    sample=""
     for t in /proc/"$crawler"/task/*; do
       read -r line <"$t/stat" 2>/dev/null || continue
       # "tid (comm) state ppid ...": utime is the 12th field after "(comm) ",
       # stime the 13th.
       read -r -a fields <<<"${line##*) }"
       name=${line#*(}
-      sample+="${t##*/} $((fields[11] + fields[12])) ${name%%) *}"$'\n'
+      tid=${t##*/}
+      ticks[$tid]=$((fields[11] + fields[12]))
+      names[$tid]=${name%%) *}
     done
-    [ -n "$sample" ] && printf '%s' "$sample" >"$2"
+    for tid in "${!ticks[@]}"; do echo "$tid ${ticks[$tid]} ${names[$tid]}"; done >"$2"
     sleep 0.5
   done
 }
@@ -133,19 +137,34 @@ other_cores() {
     'BEGIN { o = (wall > 0) ? (b / t - ours) / wall : 0; printf "%.2f\n", (o < 0) ? 0 : o }'
 }
 
-# Runs bench_ceiling once on a fresh database; appends its output, and the
-# other load on the machine while it ran ("other_cores"), to $1.
+# Each phase writes about 1 GB (20,000 pages). Flushes what earlier phases left
+# to write back, so that a phase does not pay for the one before it. Databases
+# are deleted only at the start and the end of the run (freeing 1 GB costs the
+# file system work too), so no phase follows a deletion.
+settle() {
+  sync
+  sleep 1
+}
+
+# Removes the databases of the ceiling runs and of the crawl.
+remove_databases() {
+  rm -f "$out"/ceiling-*.db "$out"/ceiling-*.db-wal "$out"/ceiling-*.db-shm
+  rm -f "$out/crawl.db" "$out/crawl.db-wal" "$out/crawl.db-shm"
+}
+
+# Runs bench_ceiling once on a fresh database ceiling-$2.db, kept until the
+# end; appends its output, and the other load on the machine while it ran
+# ("other_cores"), to $1.
 run_ceiling() {
-  rm -f "$out/ceiling.db" "$out/ceiling.db-wal" "$out/ceiling.db-shm"
+  settle
   local busy wall user sys
   busy=$(machine_busy_ticks)
   "$gnu_time" -f '%e %U %S' -o "$out/ceiling.rusage" \
-    "$ceiling" --site "$site" --db "$out/ceiling.db" >"$out/ceiling.last"
+    "$ceiling" --site "$site" --db "$out/ceiling-$2.db" >"$out/ceiling.last"
   busy=$(($(machine_busy_ticks) - busy))
   read -r wall user sys <"$out/ceiling.rusage"
   echo "other_cores $(other_cores "$busy" "$(awk -v u="$user" -v s="$sys" 'BEGIN { print u + s }')" "$wall")" \
     >>"$out/ceiling.last"
-  rm -f "$out/ceiling.db" "$out/ceiling.db-wal" "$out/ceiling.db-shm"
   cat "$out/ceiling.last" >>"$1"
   awk '$1 == "pages_per_s" { p = $2 } $1 == "other_cores" { o = $2 }
        END { printf "  ceiling: %s pages/s (other load: %s cores)\n", p, o }' "$out/ceiling.last"
@@ -170,11 +189,12 @@ ceiling_out=$out/ceiling.txt
 : >"$ceiling_out"
 echo "== ceiling (no network), $ceiling_runs runs around the crawl"
 half=$(((ceiling_runs + 1) / 2))
-for ((i = 0; i < half; i++)); do run_ceiling "$ceiling_out"; done
+remove_databases
+for ((i = 0; i < half; i++)); do run_ceiling "$ceiling_out" "$i"; done
 
 # --- 3. the crawl ---------------------------------------------------------------
 echo "== crawl over nginx: $hosts hosts on 127.0.1.1..127.0.1.$hosts:$port"
-rm -f "$out/crawl.db" "$out/crawl.db-wal" "$out/crawl.db-shm"
+settle
 nginx_started=1
 master=$(bash "$here/nginx.sh" start "$site" "$port" "$hosts")
 workers=$(nginx_workers "$master")
@@ -200,7 +220,7 @@ if [ "$status" != 0 ]; then
 fi
 
 # --- 4. the ceiling, after ------------------------------------------------------
-for ((i = half; i < ceiling_runs; i++)); do run_ceiling "$ceiling_out"; done
+for ((i = half; i < ceiling_runs; i++)); do run_ceiling "$ceiling_out" "$i"; done
 
 # --- the report -----------------------------------------------------------------
 ok_pages=$(scalar "SELECT count(*) FROM pages WHERE status = 200")
