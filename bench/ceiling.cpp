@@ -13,7 +13,7 @@
 // one StoreWriter commits the results in
 // batches; the URLs each commit queues are handed to the workers next, as the
 // loop thread hands them to the fetcher. At most --pipeline pages (default
-// 512, the crawler's limit at --concurrency 64) are between hand-out and
+// 256, the crawler's limit at --concurrency 64) are between hand-out and
 // commit. So the database ends up as the crawl's would, new URLs inserted as
 // links discover them.
 //
@@ -78,7 +78,7 @@ struct Args {
   std::string site;
   std::string db;
   int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  std::size_t pipeline = 512;
+  std::size_t pipeline = 256;
 };
 
 int64_t thread_cpu_ns() {

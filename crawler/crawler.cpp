@@ -219,7 +219,7 @@ class Crawl {
 
   std::size_t pipeline_items_ = 0;  // handed to parse/writer, not yet committed
   std::size_t pipeline_bytes_ = 0;
-  std::size_t pipeline_limit_ = 512;
+  std::size_t pipeline_limit_ = 256;
   int64_t stored_before_ = 0;       // documents in the database when we started
   int64_t started_ = 0;             // first attempts started by this run
   int64_t stored_ = 0;              // documents committed by this run
@@ -291,7 +291,7 @@ Result<CrawlSummary> Crawl::run() {
   began_ = monotonic_seconds();
   tty_ = isatty(STDERR_FILENO);
   product_token_ = parser::product_token(options_.user_agent);
-  pipeline_limit_ = std::max<std::size_t>(64, 8 * static_cast<std::size_t>(options_.concurrency));
+  pipeline_limit_ = std::max<std::size_t>(64, 4 * static_cast<std::size_t>(options_.concurrency));
 
   uv_loop_init(&loop_);
   FetcherConfig fc;
