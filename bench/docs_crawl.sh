@@ -67,27 +67,13 @@ trap cleanup EXIT
 # Turn Ctrl-C into a normal exit so the EXIT trap stops the server.
 trap 'exit 130' INT TERM
 
+# shellcheck source=../tests/tools/start_serve.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../tests/tools/start_serve.sh"
+
 # Starts webcrawl-serve on a free port, logging requests to $1; sets
 # server_pid and port.
 start_server() {
-  rm -f "$work/port"
-  "$serve" --root "$doc_root" --bind 127.0.0.1 --port 0 --port-file "$work/port" \
-    --access-log "$1" 2>"$work/serve.err" &
-  server_pid=$!
-  for _ in $(seq 1 100); do
-    [ -s "$work/port" ] && break
-    if ! kill -0 "$server_pid" 2>/dev/null; then
-      server_pid=""
-      echo "bench: webcrawl-serve exited: $(cat "$work/serve.err")" >&2
-      exit 1
-    fi
-    sleep 0.1
-  done
-  if [ ! -s "$work/port" ]; then
-    echo "bench: webcrawl-serve did not start listening within 10 s" >&2
-    exit 1
-  fi
-  port=$(cat "$work/port")
+  start_serve bench "$work" "$serve" --root "$doc_root" --bind 127.0.0.1 --port 0 --access-log "$1"
 }
 
 # Runs one crawl of the site under GNU time. $1 names the run; the rest are

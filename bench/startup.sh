@@ -26,6 +26,8 @@ fi
 build=$1
 runs=${2:-10}
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=../tests/tools/start_serve.sh
+source "$here/../tests/tools/start_serve.sh"
 site=$(cd "$here/../seeds/demo-site" && pwd)
 serve="$build/tests/webcrawl-serve"
 webcrawl="$build/webcrawl"
@@ -48,17 +50,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-"$serve" --root "$site" --bind 127.0.0.1 --port 0 --port-file "$work/port" >/dev/null &
-server_pid=$!
-for _ in $(seq 1 100); do
-  [ -s "$work/port" ] && break
-  sleep 0.05
-done
-if [ ! -s "$work/port" ]; then
-  echo "startup: webcrawl-serve did not start" >&2
-  exit 1
-fi
-port=$(cat "$work/port")
+start_serve startup "$work" "$serve" --root "$site" --bind 127.0.0.1 --port 0 >/dev/null
 
 # One value from a single-column query.
 scalar() {

@@ -34,23 +34,9 @@ trap cleanup EXIT
 # Turn Ctrl-C into a normal exit so the EXIT trap stops the server.
 trap 'exit 130' INT TERM
 
-"$serve" --root "$site" --bind 127.0.0.1 --port "$port" --port-file "$work/port" &
-server_pid=$!
-
-# The server writes the port file only once it is listening.
-for _ in $(seq 1 100); do
-  [ -s "$work/port" ] && break
-  if ! kill -0 "$server_pid" 2>/dev/null; then
-    server_pid=""
-    echo "demo: webcrawl-serve exited; is port $port already in use?" >&2
-    exit 1
-  fi
-  sleep 0.1
-done
-if [ ! -s "$work/port" ]; then
-  echo "demo: webcrawl-serve did not start listening within 10 s" >&2
-  exit 1
-fi
+# shellcheck source=../tests/tools/start_serve.sh
+source "$(dirname "$0")/../tests/tools/start_serve.sh"
+start_serve demo "$work" "$serve" --root "$site" --bind 127.0.0.1 --port "$port"
 
 seed="http://127.0.0.1:$port/"
 rm -f demo.db demo.db-wal demo.db-shm
