@@ -10,12 +10,11 @@
 // through add_seeds; a WorkerPool of N parse workers (default one per core, as
 // the crawler's --parse-threads, and niced as the crawler's) runs
 // crawler::build_page with a --scope any LinkPolicy on each queued URL's body;
-// one StoreWriter commits the results in
-// batches; the URLs each commit queues are handed to the workers next, as the
-// loop thread hands them to the fetcher. At most --pipeline pages (default
-// 256, the crawler's limit at --concurrency 64) are between hand-out and
-// commit. So the database ends up as the crawl's would, new URLs inserted as
-// links discover them.
+// one StoreWriter commits the results in batches; the URLs each commit queues
+// are handed to the workers next, as the loop thread hands them to the
+// fetcher. At most --pipeline pages (default 256, the crawler's limit at
+// --concurrency 64) are between hand-out and commit. So the database ends up
+// as the crawl's would, new URLs inserted as links discover them.
 //
 // The timed part runs from the first hand-out to the last commit. It prints
 // "key value" lines for bench/run.sh:

