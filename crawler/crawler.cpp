@@ -39,8 +39,9 @@ constexpr double kMaxRetryWait = 3600.0;     // a longer Retry-After is not wait
 // instead of opening one per request (200 hosts, --concurrency 64: 21 of
 // 2,000 requests reused a connection; a host's connection was always evicted
 // by the time its turn came again). Bounded by the file descriptor limit,
-// which main() raises to its hard limit, leaving room for the database and
-// the rest of the process; idle sockets close after FetcherConfig::idle_timeout.
+// which main() raises to its hard limit (at most 65,536), leaving room for
+// the database and the rest of the process; idle sockets close after
+// FetcherConfig::idle_timeout.
 std::size_t idle_socket_budget(int concurrency) {
   constexpr std::size_t kMaxIdle = 1024;
   constexpr std::size_t kReserved = 64;
