@@ -218,9 +218,14 @@ class Crawl {
   std::vector<WriterReply> inbox_;
   bool wake_open_ = false;          // guarded by inbox_mutex_
 
-  std::size_t pipeline_items_ = 0;  // handed to parse/writer, not yet committed
+  // Pages handed to parse/writer and not yet taken into a writer batch: the
+  // bound on fetching. A batch being committed holds at most
+  // StoreWriter::kMaxBatch items on top, and counting them too would starve
+  // parsing during every commit (they were half the pipeline).
+  std::size_t pipeline_items_ = 0;
   std::size_t pipeline_bytes_ = 0;
-  std::size_t pipeline_limit_ = 256;
+  std::size_t uncommitted_ = 0;     // handed to parse/writer, not yet committed
+  std::size_t pipeline_limit_ = 128;
   int64_t stored_before_ = 0;       // documents in the database when we started
   int64_t started_ = 0;             // first attempts started by this run
   int64_t stored_ = 0;              // documents committed by this run
@@ -292,7 +297,10 @@ Result<CrawlSummary> Crawl::run() {
   began_ = monotonic_seconds();
   tty_ = isatty(STDERR_FILENO);
   product_token_ = parser::product_token(options_.user_agent);
-  pipeline_limit_ = std::max<std::size_t>(64, 4 * static_cast<std::size_t>(options_.concurrency));
+  // Two pages per connection keep both stages fed now that the batch being
+  // committed is not counted (20,000-page crawl: 128 or 256 make the same
+  // 394-418 pages/s; peak RSS 72 MB against 85-90).
+  pipeline_limit_ = std::max<std::size_t>(64, 2 * static_cast<std::size_t>(options_.concurrency));
 
   uv_loop_init(&loop_);
   FetcherConfig fc;
@@ -646,6 +654,7 @@ void Crawl::on_response(Job job, const parser::Url& url, FetchResponse response)
       std::size_t weight = page.body.size();
       pipeline_items_++;
       pipeline_bytes_ += weight;
+      uncommitted_++;
       parsers_->submit(std::move(page));
     } else {
       record(build_page(std::move(page), policy_));
@@ -721,6 +730,7 @@ void Crawl::record(storage::PageResult result, std::size_t weight) {
   }
   pipeline_items_++;
   pipeline_bytes_ += weight;
+  uncommitted_++;
   submit_page(std::move(result), weight);
 }
 
@@ -731,8 +741,9 @@ void Crawl::on_wake() {
     replies.swap(inbox_);
   }
   for (WriterReply& reply : replies) {
-    pipeline_items_ -= std::min(pipeline_items_, reply.items);
-    pipeline_bytes_ -= std::min(pipeline_bytes_, reply.weight);
+    pipeline_items_ -= std::min(pipeline_items_, reply.taken);
+    pipeline_bytes_ -= std::min(pipeline_bytes_, reply.taken_weight);
+    uncommitted_ -= std::min(uncommitted_, reply.items);
     if (reply.error) {
       if (!fatal_) fatal_ = Error{reply.error->code, "database: " + reply.error->message};
       stopping_ = true;
@@ -748,7 +759,7 @@ void Crawl::on_wake() {
 
 void Crawl::maybe_finish() {
   if (finishing_) return;
-  bool idle = (frontier_.in_flight() == 0 || abandoned_) && pipeline_items_ == 0;
+  bool idle = (frontier_.in_flight() == 0 || abandoned_) && uncommitted_ == 0;
   bool nothing_left = frontier_.queued() == 0 || !budget_left() || stopping_ || fatal_;
   if (!idle || !nothing_left) return;
   finishing_ = true;

@@ -47,7 +47,7 @@ void StoreWriter::run() {
     auto batch = busy ? queue_.take(kMaxBatch, kBusyBatch, kGather) : queue_.take(kMaxBatch);
     if (batch.empty()) return;
     busy = batch.size() >= kBusyBatch;
-    WriterReply reply;
+    WriterReply taken;
     storage::Batch commit;
     std::vector<RefillRequest> refills;
     commit.pages.reserve(batch.size());
@@ -57,10 +57,13 @@ void StoreWriter::run() {
       if (item.fetch) commit.fetches.push_back(std::move(*item.fetch));
       if (item.robots) commit.robots.push_back(std::move(*item.robots));
       if (item.page) {
-        reply.weight += item.weight;
+        taken.taken_weight += item.weight;
         commit.pages.push_back(std::move(*item.page));
       }
     }
+    taken.taken = commit.pages.size();
+    if (taken.taken > 0) reply_(std::move(taken));
+    WriterReply reply;
     reply.items = commit.pages.size();
     if (!failed) {
       auto committed = store_->commit(commit);

@@ -139,9 +139,14 @@ struct WriterItem {
   std::optional<RefillRequest> refill;
 };
 
+// The writer answers each batch twice. First, as soon as it has taken the
+// batch off its queue, with `taken` and `taken_weight` alone: those pages no
+// longer wait in the pipeline, so the loop may fetch more while the batch
+// commits. Then, once committed, with everything else.
 struct WriterReply {
+  std::size_t taken = 0;                   // page results taken into a batch
+  std::size_t taken_weight = 0;
   std::size_t items = 0;                   // page results committed
-  std::size_t weight = 0;
   std::vector<storage::QueuedUrl> queued;  // newly queued by this batch
   std::vector<Refill> refills;
   std::optional<Error> error;              // the store failed: the crawl must stop
