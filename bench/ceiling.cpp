@@ -12,9 +12,10 @@
 // crawler::build_page with a --scope any LinkPolicy on each queued URL's body;
 // one StoreWriter commits the results in batches; the URLs each commit queues
 // are handed to the workers next, as the loop thread hands them to the
-// fetcher. At most --pipeline pages (default 256, the crawler's limit at
-// --concurrency 64) are between hand-out and commit. So the database ends up
-// as the crawl's would, new URLs inserted as links discover them.
+// fetcher. At most --pipeline pages (default 128, the crawler's limit at
+// --concurrency 64) are between hand-out and the writer taking them into a
+// batch. So the database ends up as the crawl's would, new URLs inserted as
+// links discover them.
 //
 // The timed part runs from the first hand-out to the last commit. It prints
 // "key value" lines for bench/run.sh:
@@ -25,6 +26,7 @@
 //   pages_per_s      the ceiling
 //   parse_cpu_ms     thread CPU per page inside build_page (gumbo, extract, link policy)
 //   store_cpu_ms     writer thread CPU per page (Store::commit)
+//   checkpoint_cpu_ms  the store's checkpoint thread's CPU per page
 //   cpu_ms           process CPU per page (user + system), all threads
 // --db FILE must not exist (it is left behind for inspection); without it a
 // temporary database is used and removed.
@@ -77,13 +79,30 @@ struct Args {
   std::string site;
   std::string db;
   int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  std::size_t pipeline = 256;
+  std::size_t pipeline = 128;
 };
 
 int64_t thread_cpu_ns() {
   timespec ts{};
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
   return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+// CPU time of this process's threads named `name` (the first field of
+// /proc/self/task/TID/schedstat, in ns); 0 if there are none.
+int64_t named_threads_cpu_ns(const std::string& name) {
+  int64_t ns = 0;
+  std::error_code ec;
+  for (const auto& task : fs::directory_iterator("/proc/self/task", ec)) {
+    std::ifstream comm(task.path() / "comm");
+    std::string thread_name;
+    std::getline(comm, thread_name);
+    if (thread_name != name) continue;
+    std::ifstream schedstat(task.path() / "schedstat");
+    int64_t on_cpu = 0;
+    if (schedstat >> on_cpu) ns += on_cpu;
+  }
+  return ns;
 }
 
 double process_cpu_seconds() {
@@ -151,6 +170,7 @@ struct Totals {
   double cpu_s = 0;
   int64_t parse_cpu_ns = 0;
   int64_t store_cpu_ns = 0;
+  int64_t checkpoint_cpu_ns = 0;
 };
 
 // Replies from the writer thread, waited for by the dispatching thread.
@@ -221,7 +241,8 @@ Result<Totals> run(const Args& args, const Site& site, const std::vector<storage
   }, "parse", crawler::kParseNice);
 
   std::deque<storage::QueuedUrl> frontier(queued->begin(), queued->end());
-  std::size_t in_flight = 0;
+  std::size_t in_flight = 0;    // handed out, not yet taken by the writer (the crawler's bound)
+  std::size_t uncommitted = 0;  // handed out, not yet committed
   int64_t dispatched_known = 0;
   std::optional<Error> failure;
   double cpu_start = process_cpu_seconds();
@@ -237,11 +258,13 @@ Result<Totals> run(const Args& args, const Site& site, const std::vector<storage
         dispatched_known++;
       }
       in_flight++;
+      uncommitted++;
       parsers.submit(std::move(page));
     }
-    if (in_flight == 0) break;
+    if (uncommitted == 0) break;
     for (auto& reply : inbox.wait_all()) {
-      in_flight -= reply.items;
+      in_flight -= reply.taken;
+      uncommitted -= reply.items;
       totals.pages += static_cast<int64_t>(reply.items);
       if (reply.error && !failure) failure = reply.error;
       for (auto& q : reply.queued) frontier.push_back(std::move(q));
@@ -249,12 +272,14 @@ Result<Totals> run(const Args& args, const Site& site, const std::vector<storage
     if (failure) break;
   }
   parsers.stop();
-  writer.stop();
+  auto store_after = writer.stop();  // kept open while its checkpoint thread is measured
+  int64_t checkpoint_ns = named_threads_cpu_ns("checkpoint");
   totals.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
   totals.cpu_s = process_cpu_seconds() - cpu_start;
   if (failure) return *failure;
   totals.parse_cpu_ns = parse_ns.load();
   totals.store_cpu_ns = store_ns.load();
+  totals.checkpoint_cpu_ns = checkpoint_ns;
   totals.unreached = static_cast<int64_t>(site.size()) - dispatched_known;
   return totals;
 }
@@ -290,9 +315,10 @@ void print(const Totals& t) {
   std::printf("pages %lld\nmissing %lld\nunreached %lld\n", static_cast<long long>(t.pages),
               static_cast<long long>(t.missing), static_cast<long long>(t.unreached));
   std::printf("wall_s %.3f\npages_per_s %.1f\n", t.wall_s, t.wall_s > 0 ? t.pages / t.wall_s : 0);
-  std::printf("parse_cpu_ms %.3f\nstore_cpu_ms %.3f\ncpu_ms %.3f\n",
+  std::printf("parse_cpu_ms %.3f\nstore_cpu_ms %.3f\ncheckpoint_cpu_ms %.3f\ncpu_ms %.3f\n",
               static_cast<double>(t.parse_cpu_ns) / 1e6 / pages,
-              static_cast<double>(t.store_cpu_ns) / 1e6 / pages, t.cpu_s * 1e3 / pages);
+              static_cast<double>(t.store_cpu_ns) / 1e6 / pages,
+              static_cast<double>(t.checkpoint_cpu_ns) / 1e6 / pages, t.cpu_s * 1e3 / pages);
 }
 
 }  // namespace

@@ -15,9 +15,9 @@
 # 4. Measures the ceiling again, so a machine that got busier or quieter during
 #    the crawl moves both sides of the ratio; the ceiling is the mean of the two.
 # Prints pages, crawl pages/s, ceiling pages/s, their ratio (target >= 0.85),
-# CPU ms per page (crawler process, split into its loop thread, parse threads
-# and writer; ceiling parse and store stages; nginx) and the crawler's peak RSS (target
-# < 100 MB). On a shared machine the wall-clock ratio moves with what else
+# CPU ms per page (crawler process, split into its loop thread, parse threads,
+# writer and checkpointer; ceiling parse and store stages; nginx) and the
+# crawler's peak RSS (target < 100 MB). On a shared machine the wall-clock ratio moves with what else
 # runs, so it also prints the cores other processes used during each phase,
 # a note when that differed, and the ratio of CPU per page, which does not
 # depend on it. Leaves bench/out/crawl.db for inspection. Exits 1 if the
@@ -93,9 +93,9 @@ nginx_workers() {
 # ticks of its threads in $2, "tid ticks name" per line, sampled every 0.5 s
 # in bash alone so that sampling costs the crawl next to no CPU. The loop
 # thread is the one whose tid is the pid; the crawler names the others
-# (parse-N, writer; libuv's DNS pool keeps the process name). A thread's
-# last sample stays when it has exited. The split is approximate: the last
-# sample misses up to 0.5 s of the crawl's end.
+# (parse-N, writer, checkpoint; libuv's DNS pool keeps the process name). A
+# thread's last sample stays when it has exited. The split is approximate: the
+# last sample misses up to 0.5 s of the crawl's end.
 sample_threads() {
   local crawler="" t tid line fields name
   local -A ticks=() names=()
@@ -238,22 +238,25 @@ read -r wall user sys rss_kb < <(awk -F': ' '
 nginx_ms=$(awk -v a="$nginx_before" -v b="$nginx_after" 'BEGIN { print b - a }')
 crawl_other=$(other_cores "$busy" "$(awk -v u="$user" -v s="$sys" -v n="$nginx_ms" 'BEGIN { print u + s + n / 1000 }')" "$wall")
 crawler_pid=$(cat "$out/crawl.threads.pid" 2>/dev/null || echo none)
-# CPU ms of the sampled threads by stage: loop thread, parse pool, writer.
-read -r loop_ms parse_ms writer_ms < <(awk -v p="$crawler_pid" -v t="$(getconf CLK_TCK)" '
+# CPU ms of the sampled threads by stage: loop thread, parse pool, writer,
+# checkpointer.
+read -r loop_ms parse_ms writer_ms checkpoint_ms < <(awk -v p="$crawler_pid" -v t="$(getconf CLK_TCK)" '
   { ms = $2 * 1000 / t }
   $1 == p { loop += ms; next }
   $3 ~ /^parse-/ { parse += ms }
   $3 == "writer" { writer += ms }
-  END { print loop + 0, parse + 0, writer + 0 }' "$out/crawl.threads")
+  $3 == "checkpoint" { checkpoint += ms }
+  END { print loop + 0, parse + 0, writer + 0, checkpoint + 0 }' "$out/crawl.threads")
 
 echo
 echo "== results ($site_pages pages in the site)"
 awk -v pages="$ok_pages" -v wall="$wall" -v user="$user" -v sys="$sys" -v rss="$rss_kb" -v loop_ms="$loop_ms" \
-    -v parse_ms="$parse_ms" -v writer_ms="$writer_ms" \
+    -v parse_ms="$parse_ms" -v writer_ms="$writer_ms" -v checkpoint_ms="$checkpoint_ms" \
     -v nginx_ms="$nginx_ms" -v crawl_other="$crawl_other" '
   FNR == NR && $1 == "pages_per_s" { pps[++runs] = $2; sum_pps += $2 }
   FNR == NR && $1 == "parse_cpu_ms" { parse += $2 }
   FNR == NR && $1 == "store_cpu_ms" { store += $2 }
+  FNR == NR && $1 == "checkpoint_cpu_ms" { checkpoint += $2 }
   FNR == NR && $1 == "cpu_ms" { cpu += $2 }
   FNR == NR && $1 == "other_cores" { other[runs] = $2; sum_other += $2 }
   END {
@@ -271,10 +274,12 @@ awk -v pages="$ok_pages" -v wall="$wall" -v user="$user" -v sys="$sys" -v rss="$
     printf "%-28s %.3f\n", "  loop thread (sampled)", loop_ms / pages
     printf "%-28s %.3f\n", "  parse threads (sampled)", parse_ms / pages
     printf "%-28s %.3f\n", "  writer thread (sampled)", writer_ms / pages
+    printf "%-28s %.3f\n", "  checkpoint thread (sampled)", checkpoint_ms / pages
     printf "%-28s %.3f  (DNS pool, and what the samples missed)\n", "  the rest",
-           (user + sys) * 1000 / pages - (loop_ms + parse_ms + writer_ms) / pages
+           (user + sys) * 1000 / pages - (loop_ms + parse_ms + writer_ms + checkpoint_ms) / pages
     printf "%-28s %.3f\n", "ceiling parse ms/page", parse / runs
     printf "%-28s %.3f\n", "ceiling store ms/page", store / runs
+    printf "%-28s %.3f\n", "ceiling checkpoint ms/page", checkpoint / runs
     printf "%-28s %.3f\n", "ceiling CPU ms/page (all)", cpu / runs
     printf "%-28s %.3f\n", "nginx CPU ms/page", nginx_ms / pages
     printf "%-28s %.1f  (target < 100: %s)\n", "peak RSS MB", rss / 1024, (rss / 1024 < 100 ? "met" : "MISSED")

@@ -20,6 +20,8 @@
 #include <unordered_set>
 #include <utility>
 
+#include "storage/checkpointer.h"
+
 namespace webcrawl::storage {
 namespace {
 
@@ -836,6 +838,7 @@ Result<void> Store::Statements::seed(const DiscoveredUrl& s, double now,
 Store::Store(sqlite3* db) : db_(db) {}
 
 Store::~Store() {
+  checkpointer_.reset();  // before the connection it hooks closes
   stmts_.reset();  // statements must be finalized before the connection closes
   sqlite3_close_v2(db_);
 }
@@ -893,6 +896,9 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path, OpenMode mod
   }
   store->stmts_ = std::make_unique<Statements>(db);
   if (auto r = store->stmts_->prepare_all(); !r) return r.error();
+  // Without the thread (its connection did not open), the writer checkpoints
+  // as SQLite does by default: slower, no less safe.
+  if (auto c = Checkpointer::start(path, db)) store->checkpointer_ = std::move(*c);
   return store;
 }
 

@@ -27,6 +27,8 @@ struct sqlite3;
 
 namespace webcrawl::storage {
 
+class Checkpointer;
+
 inline constexpr int kSchemaVersion = 1;
 inline constexpr int32_t kApplicationId = 0x57435257;  // "WCRW"
 
@@ -215,6 +217,7 @@ class Store {
   explicit Store(sqlite3* db);
   sqlite3* db_;
   std::unique_ptr<Statements> stmts_;
+  std::unique_ptr<Checkpointer> checkpointer_;  // writable stores: copies the WAL back
 };
 
 }  // namespace webcrawl::storage
