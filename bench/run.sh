@@ -274,7 +274,7 @@ awk -v pages="$ok_pages" -v wall="$wall" -v user="$user" -v sys="$sys" -v rss="$
     printf "%-28s %.3f\n", "  loop thread (sampled)", loop_ms / pages
     printf "%-28s %.3f\n", "  parse threads (sampled)", parse_ms / pages
     printf "%-28s %.3f\n", "  writer thread (sampled)", writer_ms / pages
-    printf "%-28s %.3f\n", "  checkpoint thread (sampled)", checkpoint_ms / pages
+    printf "%-28s %.3f\n", "  checkpointer (sampled)", checkpoint_ms / pages
     printf "%-28s %.3f  (DNS pool, and what the samples missed)\n", "  the rest",
            (user + sys) * 1000 / pages - (loop_ms + parse_ms + writer_ms + checkpoint_ms) / pages
     printf "%-28s %.3f\n", "ceiling parse ms/page", parse / runs

@@ -14,9 +14,11 @@
 // only what the thread has not yet copied; the next transaction then starts
 // the log over. The log stays bounded whatever the thread manages.
 //
-// 20,000-page crawl, three runs each in turns: writer CPU 43.1-47.8 s and
-// 357-398 pages/s when it checkpoints at 1,000 pages itself; 39.5-42.9 s and
-// 394-416 pages/s with the thread (which spends 2.6-4.2 s).
+// 20,000-page crawl, three runs each in turns: writer CPU 44.6-49.2 s and
+// 342-372 pages/s when it checkpoints at 1,000 pages itself; 41.7-46.0 s and
+// 373-400 pages/s with the thread (which spends 3.6-4.1 s). Without a
+// network to wait for (bench_ceiling) the thread costs more than it saves,
+// and Checkpoints::kWriter is faster.
 //
 // A Checkpointer must be destroyed before its writer connection is closed; it
 // does no final checkpoint (closing the writer does).

@@ -843,7 +843,8 @@ Store::~Store() {
   sqlite3_close_v2(db_);
 }
 
-Result<std::unique_ptr<Store>> Store::open(const std::string& path, OpenMode mode) {
+Result<std::unique_ptr<Store>> Store::open(const std::string& path, OpenMode mode,
+                                           Checkpoints checkpoints) {
   auto kind = classify_file(path);
   if (!kind) return kind.error();
   if (*kind == FileKind::kOther) return not_ours(path);
@@ -896,9 +897,11 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path, OpenMode mod
   }
   store->stmts_ = std::make_unique<Statements>(db);
   if (auto r = store->stmts_->prepare_all(); !r) return r.error();
-  // Without the thread (its connection did not open), the writer checkpoints
-  // as SQLite does by default: slower, no less safe.
-  if (auto c = Checkpointer::start(path, db)) store->checkpointer_ = std::move(*c);
+  // Without the thread (or when its connection did not open), the writer
+  // checkpoints as SQLite does by default: no less safe.
+  if (checkpoints == Checkpoints::kThread) {
+    if (auto c = Checkpointer::start(path, db)) store->checkpointer_ = std::move(*c);
+  }
   return store;
 }
 

@@ -160,13 +160,23 @@ enum class OpenMode {
   kReadOnly,  // must exist and be ours; opened with SQLITE_OPEN_READONLY
 };
 
+// Who copies a writable Store's WAL back into the database file.
+enum class Checkpoints {
+  kThread,  // a thread of the Store's own (see checkpointer.h): the crawl's writer
+            // commits without stopping to copy
+  kWriter,  // the writing connection, as SQLite does by default: less CPU in all
+            // when nothing else waits for the writer
+};
+
 class Store {
  public:
   // Fails with kNotOurs for a file that exists and is not a webcrawl database
   // (not SQLite, or SQLite without our application_id): such a file is never
   // modified. A zero-length file counts as new. kStorage for other failures.
   // kCrawl puts URLs left 'in_flight' by an earlier run back in the queue.
-  static Result<std::unique_ptr<Store>> open(const std::string& path, OpenMode mode);
+  // `checkpoints` applies to kCrawl only.
+  static Result<std::unique_ptr<Store>> open(const std::string& path, OpenMode mode,
+                                             Checkpoints checkpoints = Checkpoints::kThread);
   ~Store();
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
