@@ -8,8 +8,10 @@
 // (title, text) whose rowid is the url id.
 //
 // A Store is one SQLite connection: use it from one thread at a time. A crawl
-// has exactly one writable Store, owned by the writer thread; readers open
-// their own read-only Store (WAL lets them read while the crawl writes).
+// has exactly one writable Store, owned by the writer thread, which (with
+// Checkpoints::kThread) keeps a thread and a second connection of its own for
+// WAL checkpoints; readers open their own read-only Store (WAL lets them read
+// while the crawl writes).
 #pragma once
 
 #include <cstdint>
