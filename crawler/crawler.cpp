@@ -192,6 +192,12 @@ class Crawl {
   bool budget_left() const {
     return !options_.max_pages || stored_before_ + started_ < *options_.max_pages;
   }
+  // Counts a page handed to the parse pool or the writer.
+  void enter_pipeline(std::size_t weight) {
+    pipeline_items_++;
+    pipeline_bytes_ += weight;
+    uncommitted_++;
+  }
   bool pipeline_full() const {
     return pipeline_items_ >= pipeline_limit_ || pipeline_bytes_ >= kPipelineBytes;
   }
@@ -651,10 +657,7 @@ void Crawl::on_response(Job job, const parser::Url& url, FetchResponse response)
     page.truncated = response.truncated;
     page.fetched_at = unix_now();
     if (wants_parsing(page)) {
-      std::size_t weight = page.body.size();
-      pipeline_items_++;
-      pipeline_bytes_ += weight;
-      uncommitted_++;
+      enter_pipeline(page.body.size());
       parsers_->submit(std::move(page));
     } else {
       record(build_page(std::move(page), policy_));
@@ -728,9 +731,7 @@ void Crawl::record(storage::PageResult result, std::size_t weight) {
   } else if (!result.error.empty() && !result.status) {
     errors_++;
   }
-  pipeline_items_++;
-  pipeline_bytes_ += weight;
-  uncommitted_++;
+  enter_pipeline(weight);
   submit_page(std::move(result), weight);
 }
 
