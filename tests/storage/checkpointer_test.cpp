@@ -63,13 +63,22 @@ bool eventually(Done&& done) {
   return true;
 }
 
+// A fresh WAL database with one table, and its file's size before any checkpoint.
+struct WalDb {
+  WalDb() {
+    writer.exec("PRAGMA journal_mode = WAL; CREATE TABLE t(b BLOB);");
+    before = size_of(path);
+  }
+  TempDir dir;
+  std::filesystem::path path = dir.file("wal.db");
+  Db writer{path.string()};
+  std::uintmax_t before = 0;
+};
+
 TEST_CASE("the checkpointer copies a grown log back to the database while the writer goes on",
           "[checkpointer]") {
-  TempDir dir;
-  auto path = dir.file("wal.db");
-  Db writer(path.string());
-  writer.exec("PRAGMA journal_mode = WAL; CREATE TABLE t(b BLOB);");
-  auto before = size_of(path);
+  WalDb wal;
+  auto& [dir, path, writer, before] = wal;
   auto checkpointer = Checkpointer::start(path.string(), writer.get());
   REQUIRE(checkpointer);
 
@@ -93,11 +102,8 @@ TEST_CASE("the checkpointer copies a grown log back to the database while the wr
 }
 
 TEST_CASE("once the checkpointer is gone the writer checkpoints by itself again", "[checkpointer]") {
-  TempDir dir;
-  auto path = dir.file("wal.db");
-  Db writer(path.string());
-  writer.exec("PRAGMA journal_mode = WAL; CREATE TABLE t(b BLOB);");
-  auto before = size_of(path);
+  WalDb wal;
+  auto& [dir, path, writer, before] = wal;
   {
     auto checkpointer = Checkpointer::start(path.string(), writer.get());
     REQUIRE(checkpointer);
