@@ -45,16 +45,10 @@ if ! command -v python3 >/dev/null; then
   exit 1
 fi
 
+# shellcheck source=../tests/tools/start_serve.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../tests/tools/start_serve.sh"
 work=$(mktemp -d)
-server_pid=""
 keep_work=0
-stop_server() {
-  if [ -n "$server_pid" ]; then
-    kill -TERM "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-    server_pid=""
-  fi
-}
 cleanup() {
   stop_server
   if [ "$keep_work" = 1 ]; then
@@ -66,9 +60,6 @@ cleanup() {
 trap cleanup EXIT
 # Turn Ctrl-C into a normal exit so the EXIT trap stops the server.
 trap 'exit 130' INT TERM
-
-# shellcheck source=../tests/tools/start_serve.sh
-source "$(dirname "${BASH_SOURCE[0]}")/../tests/tools/start_serve.sh"
 
 # Starts webcrawl-serve on a free port, logging requests to $1; sets
 # server_pid and port.

@@ -21,21 +21,17 @@ for bin in "$serve" "$webcrawl"; do
   fi
 done
 
+# shellcheck source=../tests/tools/start_serve.sh
+source "$(dirname "$0")/../tests/tools/start_serve.sh"
 work=$(mktemp -d)
-server_pid=""
 cleanup() {
-  if [ -n "$server_pid" ]; then
-    kill "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-  fi
+  stop_server
   rm -rf "$work"
 }
 trap cleanup EXIT
 # Turn Ctrl-C into a normal exit so the EXIT trap stops the server.
 trap 'exit 130' INT TERM
 
-# shellcheck source=../tests/tools/start_serve.sh
-source "$(dirname "$0")/../tests/tools/start_serve.sh"
 start_serve demo "$work" "$serve" --root "$site" --bind 127.0.0.1 --port "$port"
 
 seed="http://127.0.0.1:$port/"

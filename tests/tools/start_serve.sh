@@ -2,6 +2,7 @@
 # (seeds/demo.sh, bench/docs_crawl.sh, bench/startup.sh):
 #
 #   start_serve NAME WORK SERVE_BIN [webcrawl-serve options...]
+#   stop_server
 #
 # Starts SERVE_BIN with the options and --port-file WORK/port, its stderr in
 # WORK/serve.err, and waits up to 10 s for the port file, which the server
@@ -27,4 +28,14 @@ start_serve() {
     exit 1
   fi
   port=$(cat "$work/port")
+}
+
+# Stops the server start_serve started, if any, and waits for it.
+server_pid=""
+stop_server() {
+  if [ -n "$server_pid" ]; then
+    kill -TERM "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+    server_pid=""
+  fi
 }
