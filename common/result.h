@@ -13,7 +13,8 @@ namespace webcrawl {
 enum class Code {
   kInvalidArgument,  // bad flag, bad URL, bad input the user gave us
   kIo,               // file system
-  kNetwork,          // DNS, connect, reset
+  kNetwork,          // connect, reset, a temporary DNS failure
+  kDns,              // the name does not exist (a permanent DNS answer)
   kTimeout,          // a deadline passed
   kTls,              // handshake or certificate verification
   kHttp,             // malformed or unacceptable HTTP

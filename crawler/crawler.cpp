@@ -484,8 +484,8 @@ void Crawl::on_robots(const std::string& origin, const parser::Url& url, int hop
     return robots_known(origin, std::move(rules), "");
   }
   keep_robots(origin, url, response, nullptr);
-  if (!response.error && is_redirect(status) && !response.location.empty()) {
-    auto next = parser::resolve_url(url, response.location);
+  if (!response.error && is_redirect(status) && !response.header("location").empty()) {
+    auto next = parser::resolve_url(url, response.header("location"));
     if (next && hops + 1 <= kMaxRobotsRedirects) return fetch_robots(origin, std::move(*next), hops + 1, attempt);
     // RFC 9309 2.3.1.2: past the redirect limit, robots.txt counts as unavailable (4xx).
     return robots_known(origin, parser::RobotsTxt::allow_all(), "");
@@ -644,14 +644,14 @@ void Crawl::on_response(Job job, const parser::Url& url, FetchResponse response)
     r.error = response.error->message;
     r.bytes = response.wire_bytes;
     record(std::move(r));
-  } else if (is_redirect(*response.status) && !response.location.empty()) {
+  } else if (is_redirect(*response.status) && !response.header("location").empty()) {
     record(redirect_result(job, url, response));
   } else {
     FetchedPage page;
     page.url = std::move(job.url);
     page.final_url = url;
     page.status = *response.status;
-    page.content_type = std::move(response.content_type);
+    page.content_type = std::string(response.header("content-type"));
     page.body = std::move(response.body);
     page.wire_bytes = response.wire_bytes;
     page.truncated = response.truncated;
@@ -684,7 +684,7 @@ void Crawl::retry_later(Job job, const FetchResponse& response) {
   std::uniform_real_distribution<double> jitter(0.75, 1.25);
   double wait = base * jitter(rng_);
   const char* reason = "back-off";
-  if (auto ra = parse_retry_after(response.retry_after, unix_now()); ra && *ra > wait) {
+  if (auto ra = parse_retry_after(std::string(response.header("retry-after")), unix_now()); ra && *ra > wait) {
     wait = std::min(*ra, kMaxRetryWait);
     reason = "retry-after";
   }
@@ -696,9 +696,9 @@ storage::PageResult Crawl::redirect_result(const Job& job, const parser::Url& fr
                                            const FetchResponse& response) {
   storage::PageResult r = result_for(job);
   r.status = response.status;
-  r.content_type = media_type(response.content_type);
+  r.content_type = media_type(response.header("content-type"));
   r.bytes = response.wire_bytes;
-  auto target = parser::resolve_url(from, response.location);
+  auto target = parser::resolve_url(from, response.header("location"));
   if (!target) {
     r.error = "bad redirect location: " + target.error().message;
     return r;

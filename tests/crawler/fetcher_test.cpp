@@ -17,7 +17,7 @@ TEST_CASE("a fetcher destroyed during a DNS lookup calls nothing back and leaves
   REQUIRE(url);
   int calls = 0;
   // The lookup is on the thread pool until the loop runs, so it is pending here.
-  (*fetcher)->fetch({*url, 5.0, 1024}, [&](crawler::FetchResponse) { calls++; });
+  (*fetcher)->fetch({*url, 5.0, 1024, 10.0, 15.0, {}, false}, [&](crawler::FetchResponse) { calls++; });
   fetcher->reset();
   uv_run(&loop, UV_RUN_DEFAULT);
   CHECK(calls == 0);
