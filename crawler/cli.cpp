@@ -11,6 +11,8 @@
 #include <set>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <sstream>
+#include <unistd.h>
 
 #include "crawler/config.h"
 #include "crawler/crawler.h"
@@ -19,6 +21,18 @@
 
 namespace webcrawl::crawler {
 namespace {
+
+// An option's value as --help shows it: "1", "host", "" for none.
+std::string default_text(const OptionValue& v) {
+  if (auto d = std::get_if<double>(&v)) {
+    std::ostringstream s;
+    s << *d;
+    return s.str();
+  }
+  if (auto i = std::get_if<int64_t>(&v)) return std::to_string(*i);
+  if (auto t = std::get_if<std::string>(&v)) return *t;
+  return "";
+}
 
 constexpr int kExitOk = 0;
 constexpr int kExitFailure = 1;
@@ -240,58 +254,35 @@ int run_cli(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", "webcrawl 0.1");
 
-  CrawlOptions o;
-  std::string seeds_file;
-  std::string scope = "host";
+  // The crawl's options come from the one table (options.h): each flag's text
+  // is kept as given and read by the table's own parser after CLI11 is done,
+  // so messages and ranges are the same as in a config file.
+  std::vector<std::string> seed_urls;
+  std::string seeds_file, config_file;
   auto* crawl = app.add_subcommand("crawl", "crawl from seed URLs into a database (resumes an existing one)");
-  crawl->add_option("urls", o.seeds, "seed URLs");
-  crawl->add_option("--db", o.db_path, "output database (created if absent, resumed if it holds a crawl)")
-      ->capture_default_str();
-  crawl->add_option("--seeds", seeds_file, "seed list: one URL per line; blank lines and # comments ignored");
-  crawl->add_option("--max-pages", o.max_pages, "stop after N pages fetched")->check(CLI::PositiveNumber);
-  crawl->add_option("--max-depth", o.max_depth, "follow links at most N hops from a seed")->check(CLI::NonNegativeNumber);
-  crawl->add_option("--scope", scope, "which links are followed: host, domain (registrable domain) or any")
-      ->check(CLI::IsMember({"host", "domain", "any"}))
-      ->capture_default_str();
-  crawl->add_option("--concurrency", o.concurrency, "global cap on open connections")
-      ->check(CLI::Range(1, 10000))->capture_default_str();
-  crawl->add_option("--per-host", o.per_host, "cap on simultaneous connections to one host")
-      ->check(CLI::Range(1, 1000))->capture_default_str();
-  crawl->add_option("--delay", o.delay, "minimum seconds between request starts to one host")
-      ->check(CLI::Range(0.0, 86400.0))->capture_default_str();
-  crawl->add_option("--per-ip-delay", o.per_ip_delay,
-                    "minimum seconds between request starts to one IP address (0: off)")
-      ->check(CLI::Range(0.0, 86400.0))->capture_default_str();
-  crawl->add_flag("--adaptive", o.adaptive, "scale a host's delay with its response time (5x), up to --max-delay");
-  crawl->add_option("--max-delay", o.max_delay, "upper bound of --adaptive delays, in seconds")
-      ->check(CLI::Range(0.0, 86400.0))->capture_default_str();
-  crawl->add_option("--park-after", o.park_after, "consecutive failures that park a host (0: never)")
-      ->check(CLI::Range(0, 1000000))->capture_default_str();
-  crawl->add_option("--park-seconds", o.park_seconds, "first parking time; doubles each time, at most an hour")
-      ->check(CLI::Range(0.0, 86400.0))->capture_default_str();
-  crawl->add_flag("--no-robots{false}", o.robots, "do not fetch or obey robots.txt");
-  crawl->add_option("--user-agent", o.user_agent, "User-Agent sent on every request")->capture_default_str();
-  crawl->add_option("--timeout", o.timeout, "seconds per request, connect to last byte")
-      ->check(CLI::Range(0.1, 86400.0))->capture_default_str();
-  crawl->add_option("--connect-timeout", o.connect_timeout, "seconds for DNS and TCP connect, and for the TLS handshake")
-      ->check(CLI::Range(0.05, 86400.0))->capture_default_str();
-  crawl->add_option("--read-timeout", o.read_timeout, "seconds to the first response byte, then between reads")
-      ->check(CLI::Range(0.05, 86400.0))->capture_default_str();
-  crawl->add_option("--retries", o.retries, "retries of transient failures")->check(CLI::Range(0, 100))->capture_default_str();
-  crawl->add_option("--max-body", o.max_body, "responses are cut at this size (bytes; k, M, G suffixes)")
-      ->transform(CLI::AsSizeValue(false))->capture_default_str();
-  crawl->add_option("--ca-file", o.ca_file, "extra trusted CA certificates (PEM)")->check(CLI::ExistingFile);
-  crawl->add_flag("--insecure", o.insecure, "do not verify TLS certificates (warns; for testing only)");
-  crawl->add_option("--max-url-length", o.max_url_length, "longer discovered URLs are skipped as traps")
-      ->check(CLI::Range(64, 1 << 20))->capture_default_str();
-  crawl->add_option("--max-pages-per-host", o.max_pages_per_host, "stop fetching a host after N pages")
-      ->check(CLI::PositiveNumber);
-  crawl->add_option("--parse-threads", o.parse_threads, "HTML parsing threads (default: one per core)")
-      ->check(CLI::Range(1, 256));
-  crawl->add_flag("--quiet", o.quiet, "no progress output");
-  std::string config_file;
+  crawl->add_option("urls", seed_urls, "seed URLs");
+  crawl->add_option("--seeds", seeds_file, "seed list: one URL per line; blank lines and # comments ignored")
+      ->type_name("FILE");
   crawl->add_option("--config", config_file, "TOML file with crawl options and per-host overrides; flags win")
-      ->check(CLI::ExistingFile);
+      ->type_name("FILE");
+  const CrawlOptions defaults;
+  std::vector<std::vector<std::string>> texts(crawl_options().size());
+  std::vector<bool> flags(crawl_options().size(), false);
+  for (std::size_t i = 0; i < crawl_options().size(); ++i) {
+    const OptionSpec& spec = crawl_options()[i];
+    if (spec.kind == OptionSpec::Kind::kFlag) {
+      crawl->add_flag_function(spec.flag_name(), [&flags, i](std::int64_t) { flags[i] = true; }, spec.help);
+      continue;
+    }
+    std::string help = spec.help;
+    std::string shown = default_text(spec.get(defaults));
+    if (!shown.empty() && spec.kind != OptionSpec::Kind::kList) help += " (default " + shown + ")";
+    crawl->add_option(spec.flag_name(), texts[i], help)
+        ->type_name(spec.value_name)
+        ->expected(1)
+        ->allow_extra_args(false)
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  }
 
   std::string db = "crawl.db";
   std::string query_text, format = "text";
@@ -335,16 +326,23 @@ int run_cli(int argc, char** argv) {
   if (*query) return run_query(db, query_text, format);
   if (*exporter) return run_export(db, table, format == "text" ? "jsonl" : format, output);
 
-  o.scope = scope == "domain" ? Scope::kDomain : scope == "any" ? Scope::kAny : Scope::kHost;
+  CrawlOptions o;
   if (!config_file.empty()) {
-    // Options given on the command line keep their values; the file fills the rest.
-    std::set<std::string> given;
-    for (const CLI::Option* opt : crawl->get_options()) {
-      if (opt->count() > 0 && !opt->get_lnames().empty()) given.insert(opt->get_lnames().front());
-    }
-    if (given.count("no-robots")) given.insert("robots");
-    if (auto r = apply_config_file(config_file, given, o); !r) return fail(r.error());
+    if (auto r = apply_config_file(config_file, o); !r) return fail(r.error());
   }
+  for (std::size_t i = 0; i < crawl_options().size(); ++i) {
+    const OptionSpec& spec = crawl_options()[i];
+    if (flags[i]) spec.set(o, OptionValue(std::string_view(spec.flag_name()).substr(0, 5) != "--no-"));
+    for (const std::string& text : texts[i]) {
+      auto value = parse_option_text(spec, text);
+      if (!value) return fail(value.error());
+      spec.set(o, *value);
+    }
+  }
+  if (!o.ca_file.empty() && access(o.ca_file.c_str(), R_OK) != 0) {
+    return fail(Error{Code::kInvalidArgument, "--ca-file: cannot read " + o.ca_file + ": " + std::strerror(errno)});
+  }
+  o.seeds.insert(o.seeds.end(), seed_urls.begin(), seed_urls.end());
   if (!seeds_file.empty()) {
     auto list = read_seed_file(seeds_file);
     if (!list) return fail(list.error());

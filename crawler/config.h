@@ -1,5 +1,6 @@
-// Crawl configuration files (TOML, read with toml++): every crawl option, plus
-// per-host overrides of the delay and the connection cap.
+// Crawl configuration files (TOML, read with toml++): every option of the
+// option table (options.h) under its TOML key, seed URLs, and per-host
+// overrides of the delay and the connection cap.
 //
 //   delay = 2.0
 //   user_agent = "study-bot/1.0 (+mailto:me@example.org)"
@@ -11,7 +12,6 @@
 //   per_host = 2
 #pragma once
 
-#include <set>
 #include <string>
 
 #include "common/result.h"
@@ -19,12 +19,12 @@
 
 namespace webcrawl::crawler {
 
-// Reads `path` into `options`, leaving alone every option whose command-line
-// name (without the dashes, e.g. "delay", "max-pages") is in `given`: flags
-// win over the file. Unknown keys, wrong types and bad values fail with a
-// message naming the file, the line and the key.
-Result<void> apply_config_file(const std::string& path, const std::set<std::string>& given,
-                               CrawlOptions& options);
+// Reads `path` into `options`; seeds and [[hosts]] add to what is there.
+// Command-line flags are applied after the file, so they win. Unknown keys
+// (with a "did you mean" hint), wrong types and bad values fail with a
+// message naming the file, the line and the key. A missing or unreadable
+// file fails with kIo.
+Result<void> apply_config_file(const std::string& path, CrawlOptions& options);
 
 // The override that applies to `hostname`: the longest `match` equal to it or
 // to one of its parent domains; nothing when none does.

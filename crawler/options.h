@@ -1,11 +1,19 @@
-// Everything a crawl can be told, with the defaults the README documents.
+// Everything a crawl can be told, with the defaults the README documents, and
+// the one table (STYLE.md section 12) that describes each option: its name,
+// what it takes, its range and its help. The command line (CLI11), the TOML
+// reader, `--help` and the run manifest are all derived from that table.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <variant>
 #include <vector>
+
+#include "common/result.h"
 
 namespace webcrawl::crawler {
 
@@ -34,7 +42,7 @@ struct CrawlOptions {
   bool adaptive = false;                // a host's delay follows its response time
   double adaptive_factor = 5.0;         // delay = factor x response time ...
   double max_delay = 60.0;              // ... at most this
-  int park_after = 5;                   // consecutive failures that park a host
+  int park_after = 5;                   // consecutive failing URLs that park a host
   double park_seconds = 60.0;           // first parking; doubles each time, at most an hour
   bool robots = true;
   std::string user_agent = kDefaultUserAgent;
@@ -51,5 +59,56 @@ struct CrawlOptions {
   int parse_threads = 0;                // 0: one per core
   std::vector<HostOverride> host_overrides;
 };
+
+// A value an option takes. std::monostate: unset (an optional option left
+// at "no limit").
+using OptionValue = std::variant<std::monostate, bool, int64_t, double, std::string, std::vector<std::string>>;
+
+struct OptionSpec {
+  enum class Kind {
+    kSeconds,  // a finite number of seconds within [min, max]
+    kInteger,  // a whole number within [min, max]
+    kBytes,    // a whole number of bytes, with an optional k, M, G or T suffix (powers of 1024)
+    kText,
+    kChoice,   // one of `choices`
+    kFlag,     // true when given; a TOML boolean
+    kList,     // repeatable; a TOML array of strings
+  };
+  const char* name = "";   // the flag is --NAME; the TOML key is NAME with _ for -
+  Kind kind = Kind::kText;
+  const char* value_name = "";  // what --help shows after the flag: "SECONDS", "N", "FILE"
+  const char* help = "";
+  double min = 0;
+  double max = 0;
+  std::vector<std::string> choices;
+  // The flag when it is not --NAME: "no-robots" sets robots to false.
+  const char* flag = nullptr;
+  std::function<void(CrawlOptions&, const OptionValue&)> set;
+  std::function<OptionValue(const CrawlOptions&)> get;
+
+  std::string flag_name() const;  // "--delay", "--no-robots"
+  std::string toml_key() const;   // "per_host"
+};
+
+// Every option of `webcrawl crawl`, in --help order.
+const std::vector<OptionSpec>& crawl_options();
+// The spec whose name or TOML key is `name` ("per-host" or "per_host"), or null.
+const OptionSpec* find_option(std::string_view name);
+
+// Parses a command-line value. Errors are usage errors that say what is wrong
+// in words: "--delay: 'nan' is not a number of seconds", "--concurrency: 0 is
+// out of range (1 to 10000)".
+Result<OptionValue> parse_option_text(const OptionSpec& spec, std::string_view text);
+// Checks a typed value (from TOML) against the spec's range or choices;
+// the message starts with the TOML key.
+Result<OptionValue> check_option_value(const OptionSpec& spec, OptionValue value);
+
+// The closest known name to a mistyped one ("dealy" -> "delay"), within two
+// edits, from `names`; nothing when none is close.
+std::optional<std::string> closest_name(std::string_view typed, const std::vector<std::string>& names);
+
+// The effective options as one JSON object, keys in table order (the run
+// manifest and the WARC warcinfo record).
+std::string options_json(const CrawlOptions& options);
 
 }  // namespace webcrawl::crawler
