@@ -351,8 +351,15 @@ int run_cli(int argc, char** argv) {
   }
   auto summary = run_crawl(o, std::cerr);
   if (!summary) return fail(summary.error());
-  if (summary->signal == SIGINT) return 130;
-  return kExitOk;
+  int status = summary->signal == SIGINT ? 130 : kExitOk;
+  if (summary->lookups_left) {
+    // Everything is committed; only name lookups that cannot be interrupted
+    // remain, and the normal exit would wait for them.
+    std::cout.flush();
+    std::cerr.flush();
+    _exit(status);
+  }
+  return status;
 }
 
 }  // namespace webcrawl::crawler

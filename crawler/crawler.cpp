@@ -1,3 +1,7 @@
+// The crawl: the loop, the pump that starts requests, and what happens to a
+// response. Policy decisions are crawl_policy.h's, robots.txt is the
+// RobotsGate's, the progress line is Progress's; this file wires them to the
+// frontier, the fetcher, the parse pool and the writer.
 #include "crawler/crawler.h"
 
 #include <sys/resource.h>
@@ -9,31 +13,42 @@
 #include <cmath>
 #include <csignal>
 #include <cstdio>
-#include <ctime>
 #include <iomanip>
 #include <mutex>
-#include <unordered_map>
 #include <random>
 #include <sstream>
+#include <unordered_map>
 
 #include "crawler/config.h"
+#include "crawler/crawl_policy.h"
 #include "crawler/fetcher.h"
 #include "crawler/frontier.h"
 #include "crawler/link_policy.h"
 #include "crawler/page_builder.h"
 #include "crawler/pipeline.h"
+#include "crawler/progress.h"
+#include "crawler/robots_gate.h"
+#include "crawler/store_writer.h"
 #include "crawler/uv_util.h"
-#include "parser/robots.h"
 
 namespace webcrawl::crawler {
 namespace {
 
 constexpr int kMaxRedirects = 10;
-constexpr int kMaxRobotsRedirects = 5;        // RFC 9309 2.3.1.2: at least five
-constexpr double kRobotsTtl = 24 * 3600.0;    // RFC 9309 2.4: cache for at most 24 hours
 constexpr std::size_t kRobotsMaxBody = parser::kMaxRobotsBytes + 16 * 1024;
-constexpr double kGracePeriod = 3.0;         // seconds in-flight requests get after a stop
-constexpr double kMaxRetryWait = 3600.0;     // a longer Retry-After is not waited for
+constexpr double kGracePeriod = 3.0;               // seconds in-flight requests get after a stop
+constexpr std::size_t kPipelineBytes = 32u << 20;  // bodies between fetch and commit
+constexpr std::size_t kMinWindow = 16;             // queued URLs per host kept in memory
+
+// Parsing admits pages against a memory budget. A gumbo tree takes about 13
+// times the HTML it comes from (Java 17 API docs: a 6.0 MB page grew the
+// peak RSS by 77 MB, 2.9 MB by 33 MB, 1.9 MB by 21 MB), so two multi-MB pages
+// parsed side by side would take more than the rest of the crawl does.
+constexpr std::size_t kTreeFactor = 13;
+constexpr std::size_t kParseBudget = 40u << 20;  // expected tree bytes parsed at once
+constexpr std::size_t kSmallParse = 4u << 20;    // always admitted (about 300 KB of HTML)
+std::size_t parse_cost(const FetchedPage& page) { return 64 * 1024 + kTreeFactor * page.body.size(); }
+
 // Sockets kept open between requests on top of the `concurrency` active ones,
 // so that a crawl over more hosts than that reuses each host's connection
 // instead of opening one per request (200 hosts, --concurrency 64: 21 of
@@ -52,24 +67,9 @@ std::size_t idle_socket_budget(int concurrency) {
   return fds > used ? std::min(kMaxIdle, fds - used) : 0;
 }
 
-constexpr std::size_t kPipelineBytes = 32u << 20;  // bodies between fetch and commit
-constexpr std::size_t kMinWindow = 16;        // queued URLs per host kept in memory
-
 double unix_now() {
   using namespace std::chrono;
   return duration<double>(system_clock::now().time_since_epoch()).count();
-}
-
-// Retry-After is either delta-seconds or an HTTP-date (RFC 9110 10.2.3).
-std::optional<double> parse_retry_after(const std::string& value, double now_unix) {
-  if (value.empty()) return std::nullopt;
-  if (std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-    return value.size() > 9 ? kMaxRetryWait * 2 : std::stod(value);
-  }
-  std::tm tm{};
-  const char* end = strptime(value.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
-  if (!end) return std::nullopt;
-  return std::max(0.0, static_cast<double>(timegm(&tm)) - now_unix);
 }
 
 // "allow /docs/ (line 4)", for the audit trail.
@@ -79,16 +79,9 @@ std::string describe(const std::optional<parser::RobotsDecision>& d) {
          std::to_string(d->rule->line) + ")";
 }
 
-bool is_redirect(int status) {
-  return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
-}
+bool cancelled(const FetchResponse& r) { return r.error && r.error->code == Code::kCancelled; }
 
-// Worth another try later: the network failed, or the server said so.
-bool is_transient(const FetchResponse& r) {
-  if (r.error) return r.error->code == Code::kNetwork || r.error->code == Code::kTimeout;
-  int s = r.status.value_or(0);
-  return s == 429 || s == 500 || s == 502 || s == 503 || s == 504;
-}
+Error from_uv_setup(int rc, const char* what) { return {Code::kIo, std::string(what) + ": " + uv_strerror(rc)}; }
 
 }  // namespace
 
@@ -122,101 +115,72 @@ class Crawl {
         log_(log),
         frontier_(frontier_policy(options), monotonic_seconds),
         policy_(options.scope, options.max_depth, options.max_url_length),
+        health_(options.park_after, options.park_seconds),
         rng_(std::random_device{}()) {}
 
   Result<CrawlSummary> run();
 
  private:
+  // Set-up and tear-down.
   Result<void> prepare();
-  void pump();
-  void start(Job job, parser::Url url);
-  void on_response(Job job, const parser::Url& url, FetchResponse response);
-  void retry_later(Job job, const FetchResponse& response);
-  // Counts a host's consecutive transient failures; past --park-after, the
-  // host is parked (nothing sent to it) for a doubling time, not hammered.
-  void note_health(const std::string& origin, bool failed);
-  void record(storage::PageResult result, std::size_t weight = 0);
-  FetchRequest request_for(parser::Url url, std::size_t max_body) const {
-    FetchRequest r;
-    r.url = std::move(url);
-    r.max_body = max_body;
-    r.timeout = options_.timeout;
-    r.connect_timeout = std::min(options_.connect_timeout, options_.timeout);
-    r.read_timeout = std::min(options_.read_timeout, options_.timeout);
-    return r;
-  }
-  // Hands a page result to the writer; any thread.
-  void submit_page(storage::PageResult result, std::size_t weight) {
-    WriterItem item;
-    item.page = std::move(result);
-    item.weight = weight;
-    writer_->submit(std::move(item));
-  }
-  // The audit trail: one fetches row per request attempt.
-  void audit(const std::string& url, const std::string& origin, const char* kind, int attempt,
-             double waited, const std::string& wait_reason, const std::string& robots_rule,
-             const FetchResponse& response);
-  storage::PageResult redirect_result(const Job& job, const parser::Url& from,
-                                      const FetchResponse& response);
-  void on_wake();
-  void arm_timer();
-  void maybe_finish();
+  Result<void> open_loop();
   void finish();
   void on_signal(int signum);
-
-  // robots.txt (RFC 9309), one entry per origin.
-  enum class RobotsGate { kAllowed, kDisallowed, kFetch };
-  struct Robots {
-    bool known = false;
-    double fetched_at = 0;  // monotonic
-    parser::RobotsTxt rules = parser::RobotsTxt::allow_all();
-    std::string unavailable;  // why everything is disallowed (5xx, unreachable)
-    double waited = 0;        // the wait of the request that brought the fetch
-    std::string wait_reason;
-  };
-  RobotsGate robots_gate(const Job& job, const parser::Url& url,
-                         std::optional<parser::RobotsDecision>* decision);
-  void fetch_robots(const std::string& origin, parser::Url url, int hops, int attempt);
-  void on_robots(const std::string& origin, const parser::Url& url, int hops, int attempt,
-                 FetchResponse response);
-  void robots_known(const std::string& origin, parser::RobotsTxt rules, std::string unavailable);
-  void keep_robots(const std::string& origin, const parser::Url& url, const FetchResponse& response,
-                   const parser::RobotsTxt* rules);
-  // The row every outcome of `job` starts from: its id, its URL, now.
-  storage::PageResult result_for(const Job& job) const;
-  // The record of a URL never requested (robots.txt, a per-host cap).
-  storage::PageResult skipped(const Job& job, const std::string& why);
   void abandon_in_flight();
-  void print_progress(bool final);
 
-  bool budget_left() const {
-    return !options_.max_pages || stored_before_ + started_ < *options_.max_pages;
-  }
+  // The pump: start every request that may start now.
+  void pump();
+  void arm_timer();
+  bool admit(Job& job, const parser::Url& url);
+  void start(Job job, parser::Url url);
+  FetchRequest request_for(parser::Url url, std::size_t max_body) const;
+
+  // Outcomes.
+  void on_response(Job job, const parser::Url& url, FetchResponse response);
+  void retry_later(Job job, const FetchResponse& response);
+  void record(storage::PageResult result, std::size_t weight = 0);
+  void hand_to_parser(Job job, const parser::Url& url, FetchResponse response);
+  storage::PageResult redirect_result(const Job& job, const parser::Url& from, const FetchResponse& response);
+  storage::PageResult result_for(const Job& job) const;
+  storage::PageResult skipped(const Job& job, const std::string& why);
+  void audit(const std::string& url, const std::string& origin, const char* kind, int attempt, double waited,
+             const std::string& wait_reason, const std::string& robots_rule, const FetchResponse& response);
+  void on_robots_settled(const std::string& origin, bool known);
+
+  // The writer's replies, and the end.
+  void on_wake();
+  void maybe_finish();
+  void show_progress();
+  void note_fetcher_counts();
+
+  bool budget_left() const { return !options_.max_pages || stored_before_ + started_ < *options_.max_pages; }
   // Counts a page handed to the parse pool or the writer.
   void enter_pipeline(std::size_t weight) {
     pipeline_items_++;
     pipeline_bytes_ += weight;
     uncommitted_++;
   }
-  bool pipeline_full() const {
-    return pipeline_items_ >= pipeline_limit_ || pipeline_bytes_ >= kPipelineBytes;
-  }
+  bool pipeline_full() const { return pipeline_items_ >= pipeline_limit_ || pipeline_bytes_ >= kPipelineBytes; }
 
   const CrawlOptions& options_;
   std::ostream& log_;
   Frontier frontier_;
   LinkPolicy policy_;
+  HostHealth health_;
   std::mt19937_64 rng_;
 
-  uv_loop_t loop_{};
+  uv_loop_t* loop_ = nullptr;  // on the heap: a crawl stopped with lookups running leaves it behind
   std::unique_ptr<Fetcher> fetcher_;
   std::unique_ptr<StoreWriter> writer_;
-  std::unique_ptr<WorkerPool<FetchedPage>> parsers_;
+  std::unique_ptr<BudgetPool<FetchedPage>> parsers_;
+  std::unique_ptr<RobotsGate> robots_;
+  std::unique_ptr<Progress> progress_;
   std::unique_ptr<storage::Store> store_;  // until the writer takes it
+  // Every handle the crawl owns; finish() closes each one.
   uv_async_t* wake_ = nullptr;
   uv_timer_t* timer_ = nullptr;     // the frontier's next ready time
-  uv_timer_t* progress_ = nullptr;
-  uv_timer_t* grace_ = nullptr;
+  uv_timer_t* ticker_ = nullptr;    // the progress line
+  uv_timer_t* grace_ = nullptr;     // the stop's grace period
   uv_signal_t* sigint_ = nullptr;
   uv_signal_t* sigterm_ = nullptr;
 
@@ -244,15 +208,13 @@ class Crawl {
   bool stopping_ = false;           // a signal: start nothing new
   bool abandoned_ = false;          // in-flight requests were dropped
   bool finishing_ = false;
+  bool lookups_left_ = false;       // getaddrinfo calls outlived the crawl
   int signal_ = 0;
   std::optional<Error> fatal_;
-  std::unordered_map<std::string, Robots> robots_;
   std::unordered_map<std::string, int64_t> pages_per_host_;  // only with --max-pages-per-host
-  std::unordered_map<std::string, int> failures_;            // consecutive, by host
-  std::string product_token_;
-  bool tty_ = false;
-  double last_line_ = 0;
 };
+
+// ---- set-up -----------------------------------------------------------------
 
 Result<void> Crawl::prepare() {
   auto store = storage::Store::open(options_.db_path, storage::OpenMode::kCrawl);
@@ -298,35 +260,20 @@ Result<void> Crawl::prepare() {
   return {};
 }
 
-Result<CrawlSummary> Crawl::run() {
-  if (auto r = prepare(); !r) return r.error();
-  began_ = monotonic_seconds();
-  tty_ = isatty(STDERR_FILENO);
-  product_token_ = parser::product_token(options_.user_agent);
-  // Two pages per connection keep both stages fed now that the batch being
-  // committed is not counted (20,000-page crawl: 128 or 256 make the same
-  // 393-418 pages/s; peak RSS 72 MB against 85-90).
-  pipeline_limit_ = std::max<std::size_t>(64, 2 * static_cast<std::size_t>(options_.concurrency));
-
-  uv_loop_init(&loop_);
+// Every handle, checked as it is made; on failure those made so far are
+// closed by finish() like the rest.
+Result<void> Crawl::open_loop() {
   FetcherConfig fc;
   fc.user_agent = options_.user_agent;
   fc.ca_file = options_.ca_file;
   fc.insecure = options_.insecure;
-  if (options_.insecure) {
-    log_ << "webcrawl: warning: --insecure: TLS certificates are not verified; anyone on the path can "
-            "forge what this crawl stores\n";
-  }
   fc.max_connections = static_cast<std::size_t>(options_.concurrency) + idle_socket_budget(options_.concurrency);
   fc.max_idle_per_origin = static_cast<std::size_t>(options_.per_host);
   for (const HostOverride& h : options_.host_overrides) {
     fc.max_idle_per_origin = std::max(fc.max_idle_per_origin, static_cast<std::size_t>(h.per_host.value_or(0)));
   }
-  auto fetcher = Fetcher::create(&loop_, fc);
-  if (!fetcher) {
-    uv_loop_close(&loop_);
-    return fetcher.error();
-  }
+  auto fetcher = Fetcher::create(loop_, fc);
+  if (!fetcher) return fetcher.error();
   fetcher_ = std::move(*fetcher);
   fetcher_->set_send_gate([this](const std::string& origin, const std::string& address) {
     return frontier_.send_wait(origin, address, monotonic_seconds());
@@ -335,12 +282,82 @@ Result<CrawlSummary> Crawl::run() {
     frontier_.sent(origin, address, at);
   });
 
+  RobotsGate::Config robots_config;
+  robots_config.product_token = parser::product_token(options_.user_agent);
+  robots_config.retries = options_.retries;
+  robots_config.backoff = std::max(1.0, options_.delay);
+  RobotsGate::Hooks hooks;
+  hooks.fetch = [this](const parser::Url& url, Fetcher::Callback done) {
+    fetcher_->fetch(request_for(url, kRobotsMaxBody), std::move(done));
+  };
+  hooks.audit = [this](const std::string& origin, const parser::Url& url, const FetchResponse& response, int attempt,
+                       double waited, const std::string& reason) {
+    bytes_ += response.wire_bytes;
+    audit(url.href(), origin, "robots", attempt, waited, reason, "", response);
+  };
+  hooks.keep = [this](storage::RobotsRecord record) { writer_->submit(std::move(record)); };
+  hooks.settled = [this](const std::string& origin, bool known) { on_robots_settled(origin, known); };
+  robots_ = std::make_unique<RobotsGate>(loop_, robots_config, std::move(hooks));
+
+  auto init_timer = [this](uv_timer_t*& t) -> Result<void> {
+    t = new uv_timer_t;
+    if (int rc = uv_timer_init(loop_, t); rc < 0) {
+      delete std::exchange(t, nullptr);
+      return from_uv_setup(rc, "timer");
+    }
+    t->data = this;
+    return {};
+  };
+  for (uv_timer_t** t : {&timer_, &ticker_}) {
+    if (auto r = init_timer(*t); !r) return r;
+  }
   wake_ = new uv_async_t;
-  uv_async_init(&loop_, wake_, [](uv_async_t* h) {
-    if (h->data) static_cast<Crawl*>(h->data)->on_wake();
-  });
+  if (int rc = uv_async_init(loop_, wake_, [](uv_async_t* h) {
+        if (h->data) static_cast<Crawl*>(h->data)->on_wake();
+      }); rc < 0) {
+    delete std::exchange(wake_, nullptr);
+    return from_uv_setup(rc, "async");
+  }
   wake_->data = this;
-  wake_open_ = true;
+  {
+    std::lock_guard lock(inbox_mutex_);
+    wake_open_ = true;
+  }
+  if (!options_.quiet) {
+    if (int rc = uv_timer_start(ticker_, [](uv_timer_t* h) {
+          if (h->data) static_cast<Crawl*>(h->data)->show_progress();
+        }, 1000, 1000); rc < 0) {
+      return from_uv_setup(rc, "timer");
+    }
+  }
+  for (auto* sig : {&sigint_, &sigterm_}) {
+    *sig = new uv_signal_t;
+    if (int rc = uv_signal_init(loop_, *sig); rc < 0) {
+      delete std::exchange(*sig, nullptr);
+      return from_uv_setup(rc, "signal");
+    }
+    (*sig)->data = this;
+    int rc = uv_signal_start(*sig, [](uv_signal_t* h, int signum) {
+      if (h->data) static_cast<Crawl*>(h->data)->on_signal(signum);
+    }, sig == &sigint_ ? SIGINT : SIGTERM);
+    if (rc < 0) return from_uv_setup(rc, "signal");
+  }
+  return {};
+}
+
+Result<CrawlSummary> Crawl::run() {
+  if (auto r = prepare(); !r) return r.error();
+  began_ = monotonic_seconds();
+  progress_ = std::make_unique<Progress>(log_, isatty(STDERR_FILENO) != 0, began_);
+  // Two pages per connection keep both stages fed now that the batch being
+  // committed is not counted (20,000-page crawl: 128 or 256 make the same
+  // 393-418 pages/s; peak RSS 72 MB against 85-90).
+  pipeline_limit_ = std::max<std::size_t>(64, 2 * static_cast<std::size_t>(options_.concurrency));
+  if (options_.insecure) {
+    log_ << "webcrawl: warning: --insecure: TLS certificates are not verified; anyone on the path can "
+            "forge what this crawl stores\n";
+  }
+
   writer_ = std::make_unique<StoreWriter>(std::move(store_), [this](WriterReply reply) {
     std::lock_guard lock(inbox_mutex_);
     inbox_.push_back(std::move(reply));
@@ -348,40 +365,35 @@ Result<CrawlSummary> Crawl::run() {
   });
   int threads = options_.parse_threads > 0 ? options_.parse_threads
                                            : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  parsers_ = std::make_unique<WorkerPool<FetchedPage>>(threads, [this](FetchedPage&& page) {
+  parsers_ = std::make_unique<BudgetPool<FetchedPage>>(threads, kParseBudget, kSmallParse, [this](FetchedPage&& page) {
     std::size_t weight = page.body.size();
-    submit_page(build_page(std::move(page), policy_), weight);
+    writer_->submit(PageItem{build_page(std::move(page), policy_), weight});
   }, "parse", kParseNice);
 
-  timer_ = new uv_timer_t;
-  uv_timer_init(&loop_, timer_);
-  timer_->data = this;
-  progress_ = new uv_timer_t;
-  uv_timer_init(&loop_, progress_);
-  progress_->data = this;
-  if (!options_.quiet) {
-    uv_timer_start(progress_, [](uv_timer_t* h) {
-      if (h->data) static_cast<Crawl*>(h->data)->print_progress(false);
-    }, 1000, 1000);
+  loop_ = new uv_loop_t;
+  if (int rc = uv_loop_init(loop_); rc < 0) {
+    delete std::exchange(loop_, nullptr);
+    fatal_ = from_uv_setup(rc, "event loop");
+  } else if (auto r = open_loop(); !r) {
+    fatal_ = r.error();
+    finish();
+  } else {
+    pump();
   }
-  for (auto** sig : {&sigint_, &sigterm_}) {
-    *sig = new uv_signal_t;
-    uv_signal_init(&loop_, *sig);
-    (*sig)->data = this;
-    uv_signal_start(*sig, [](uv_signal_t* h, int signum) {
-      if (h->data) static_cast<Crawl*>(h->data)->on_signal(signum);
-    }, sig == &sigint_ ? SIGINT : SIGTERM);
-  }
-
-  pump();
-  uv_run(&loop_, UV_RUN_DEFAULT);
+  if (loop_) uv_run(loop_, UV_RUN_DEFAULT);
 
   // The loop ended: every handle is closed. Drain the stages and close the store.
   parsers_->stop();
   writer_->stop();
   on_wake();  // the last replies, for the counters
-  int rc = uv_loop_close(&loop_);
-  (void)rc;
+  if (loop_ && uv_loop_close(loop_) == 0) {
+    delete loop_;
+  } else if (loop_) {
+    // getaddrinfo calls still run on libuv's pool and will post to this loop
+    // when they end: it must outlive them, so it is left behind.
+    lookups_left_ = true;
+  }
+  loop_ = nullptr;
 
   CrawlSummary s;
   s.pages = stored_;
@@ -392,15 +404,22 @@ Result<CrawlSummary> Crawl::run() {
   s.bytes = bytes_;
   s.requests = static_cast<int64_t>(requests_);
   s.connections = static_cast<int64_t>(connections_);
-  if (!options_.quiet) print_progress(true);
+  s.lookups_left = lookups_left_;
+  if (!options_.quiet) {
+    progress_->clear();
+    log_ << summary_line(s, skipped_) << "\n";
+    log_.flush();
+  }
   if (fatal_) return *fatal_;
   return s;
 }
 
+// ---- the pump ---------------------------------------------------------------
+
 void Crawl::pump() {
   if (finishing_) return;
   if (!stopping_ && !fatal_) {
-    for (RefillRequest& r : frontier_.take_refills()) writer_->request_refill(std::move(r));
+    for (RefillRequest& r : frontier_.take_refills()) writer_->submit(std::move(r));
     double now = monotonic_seconds();
     while (!pipeline_full() && budget_left()) {
       auto job = frontier_.pop(now);
@@ -414,36 +433,7 @@ void Crawl::pump() {
         record(std::move(r));
         continue;
       }
-      if (options_.robots) {
-        std::optional<parser::RobotsDecision> decision;
-        RobotsGate gate = robots_gate(*job, *url, &decision);
-        if (gate == RobotsGate::kFetch) {
-          // The host's first request is its robots.txt; the job waits in front.
-          std::string origin = job->url.origin;
-          robots_[origin].waited = job->waited;
-          robots_[origin].wait_reason = job->wait_reason;
-          frontier_.push_retry(std::move(*job), 0);
-          frontier_.set_blocked(origin, true);
-          auto robots_url = parser::parse_url(origin + "/robots.txt");
-          fetch_robots(origin, std::move(*robots_url), 0, 0);
-          continue;
-        }
-        if (gate == RobotsGate::kDisallowed) {
-          frontier_.cancel(job->url.origin);
-          const Robots& r = robots_[job->url.origin];
-          record(skipped(*job, r.unavailable.empty() ? "robots" : "robots: " + r.unavailable));
-          continue;
-        }
-        job->robots_rule = describe(decision);
-      } else {
-        job->robots_rule = "robots off";
-      }
-      if (options_.max_pages_per_host && job->attempt == 0 &&
-          pages_per_host_[job->url.origin] >= *options_.max_pages_per_host) {
-        frontier_.cancel(job->url.origin);
-        record(skipped(*job, "max pages per host"));
-        continue;
-      }
+      if (!admit(*job, *url)) continue;
       if (job->attempt == 0) {
         started_++;
         if (options_.max_pages_per_host) pages_per_host_[job->url.origin]++;
@@ -455,145 +445,44 @@ void Crawl::pump() {
   maybe_finish();
 }
 
-Crawl::RobotsGate Crawl::robots_gate(const Job& job, const parser::Url& url,
-                                     std::optional<parser::RobotsDecision>* decision) {
-  Robots& r = robots_[job.url.origin];
-  if (!r.known || monotonic_seconds() - r.fetched_at > kRobotsTtl) return RobotsGate::kFetch;
-  *decision = r.rules.check(url.request_target());
-  return (*decision)->allowed ? RobotsGate::kAllowed : RobotsGate::kDisallowed;
-}
-
-void Crawl::fetch_robots(const std::string& origin, parser::Url url, int hops, int attempt) {
-  FetchRequest request = request_for(url, kRobotsMaxBody);
-  fetcher_->fetch(std::move(request), [this, origin, url, hops, attempt](FetchResponse response) {
-    on_robots(origin, url, hops, attempt, std::move(response));
-  });
-}
-
-void Crawl::on_robots(const std::string& origin, const parser::Url& url, int hops, int attempt,
-                      FetchResponse response) {
-  bytes_ += response.wire_bytes;
-  const Robots& state = robots_[origin];
-  bool first = hops == 0 && attempt == 0;
-  audit(url.href(), origin, "robots", attempt, first ? state.waited : 0,
-        first ? state.wait_reason : (attempt > 0 ? "back-off" : ""), "", response);
-  int status = response.status.value_or(0);
-  if (!response.error && status >= 200 && status < 300) {
-    parser::RobotsTxt rules = parser::RobotsTxt::parse(response.body, product_token_);
-    keep_robots(origin, url, response, &rules);
-    return robots_known(origin, std::move(rules), "");
-  }
-  keep_robots(origin, url, response, nullptr);
-  if (!response.error && is_redirect(status) && !response.header("location").empty()) {
-    auto next = parser::resolve_url(url, response.header("location"));
-    if (next && hops + 1 <= kMaxRobotsRedirects) return fetch_robots(origin, std::move(*next), hops + 1, attempt);
-    // RFC 9309 2.3.1.2: past the redirect limit, robots.txt counts as unavailable (4xx).
-    return robots_known(origin, parser::RobotsTxt::allow_all(), "");
-  }
-  if (is_transient(response) && attempt < options_.retries && !stopping_) {
-    // Retried in place, after a back-off; the host stays blocked meanwhile.
-    double wait = std::min(kMaxRetryWait, std::max(1.0, options_.delay) * std::pow(2.0, attempt));
-    auto* timer = new uv_timer_t;
-    uv_timer_init(&loop_, timer);
-    struct Retry { Crawl* crawl; std::string origin; parser::Url url; int attempt; };
-    timer->data = new Retry{this, origin, url, attempt + 1};
-    uv_timer_start(timer, [](uv_timer_t* h) {
-      auto* retry = static_cast<Retry*>(h->data);
-      Crawl* crawl = retry->crawl;
-      if (crawl->fetcher_ && !crawl->stopping_) {
-        crawl->fetch_robots(retry->origin, retry->url, 0, retry->attempt);
-      } else {
-        // Stopped meanwhile: the host's rules stay unknown, its URLs stay queued.
-        crawl->frontier_.finished(retry->origin);
-        crawl->frontier_.set_blocked(retry->origin, false);
-        crawl->maybe_finish();
+// Whether a popped job may go out now (robots.txt, the per-host cap). A job
+// that may not is put back or recorded here, and its slot given back.
+bool Crawl::admit(Job& job, const parser::Url& url) {
+  const std::string origin = job.url.origin;
+  if (options_.robots) {
+    std::optional<parser::RobotsDecision> decision;
+    switch (robots_->check(origin, url.request_target(), &decision)) {
+      case RobotsGate::Verdict::kUnknown:
+        // The host's first request is its robots.txt, in this job's slot;
+        // the job waits in front of the host's queue.
+        frontier_.set_blocked(origin, true);
+        robots_->fetch(origin, job.waited, job.wait_reason);
+        frontier_.push_retry(std::move(job), 0);
+        return false;
+      case RobotsGate::Verdict::kFetching:
+        frontier_.push_retry(std::move(job), 0);
+        frontier_.cancel(origin);
+        return false;
+      case RobotsGate::Verdict::kDisallowed: {
+        frontier_.cancel(origin);
+        const std::string& why = robots_->unavailable(origin);
+        record(skipped(job, why.empty() ? "robots" : "robots: " + why));
+        return false;
       }
-      delete retry;
-      uv_close(reinterpret_cast<uv_handle_t*>(h), [](uv_handle_t* hh) { delete reinterpret_cast<uv_timer_t*>(hh); });
-    }, static_cast<uint64_t>(wait * 1000), 0);
-    return;
+      case RobotsGate::Verdict::kAllowed:
+        job.robots_rule = describe(decision);
+        break;
+    }
+  } else {
+    job.robots_rule = "robots off";
   }
-  if (response.error) {
-    // RFC 9309 2.3.1.4: unreachable means everything is disallowed.
-    return robots_known(origin, parser::RobotsTxt::disallow_all(), "robots.txt unreachable: " + response.error->message);
+  if (options_.max_pages_per_host && job.attempt == 0 &&
+      pages_per_host_[origin] >= *options_.max_pages_per_host) {
+    frontier_.cancel(origin);
+    record(skipped(job, "max pages per host"));
+    return false;
   }
-  if (status >= 500) {
-    return robots_known(origin, parser::RobotsTxt::disallow_all(),
-                        "robots.txt unavailable: HTTP " + std::to_string(status));
-  }
-  if (status >= 400) return robots_known(origin, parser::RobotsTxt::allow_all(), "");  // 2.3.1.3
-  // Anything else (1xx, 3xx without Location): treat as unavailable, allow.
-  robots_known(origin, parser::RobotsTxt::allow_all(), "");
-}
-
-void Crawl::keep_robots(const std::string& origin, const parser::Url& url, const FetchResponse& response,
-                        const parser::RobotsTxt* rules) {
-  // Every robots.txt response is kept whole, for anyone who must later show
-  // what the rules said when the crawl ran.
-  storage::RobotsRecord rec;
-  rec.host = origin;
-  rec.url = url.href();
-  rec.fetched_at = unix_now();
-  rec.status = response.status;
-  if (response.error) rec.error = response.error->message;
-  rec.body = response.body.substr(0, parser::kMaxRobotsBytes);
-  if (rules) {
-    rec.crawl_delay = rules->crawl_delay();
-    rec.sitemaps = rules->sitemaps();
-  }
-  WriterItem item;
-  item.robots = std::move(rec);
-  writer_->submit(std::move(item));
-}
-
-void Crawl::robots_known(const std::string& origin, parser::RobotsTxt rules, std::string unavailable) {
-  Robots& r = robots_[origin];
-  r.known = true;
-  r.fetched_at = monotonic_seconds();
-  r.unavailable = std::move(unavailable);
-  if (auto crawl_delay = rules.crawl_delay()) frontier_.set_delay(origin, *crawl_delay);
-  r.rules = std::move(rules);
-  frontier_.finished(origin);
-  frontier_.set_blocked(origin, false);
-  pump();
-}
-
-void Crawl::audit(const std::string& url, const std::string& origin, const char* kind, int attempt,
-                  double waited, const std::string& wait_reason, const std::string& robots_rule,
-                  const FetchResponse& response) {
-  storage::FetchRecord f;
-  f.url = url;
-  f.host = origin;
-  f.address = response.remote_address;
-  f.kind = kind;
-  f.attempt = attempt;
-  if (response.sent_at > 0) f.started_at = unix_now() - (monotonic_seconds() - response.sent_at);
-  f.waited = waited;
-  f.wait_reason = wait_reason;
-  f.robots_rule = robots_rule;
-  f.status = response.status;
-  if (response.error) f.error = response.error->message;
-  f.bytes = response.wire_bytes;
-  f.elapsed = response.elapsed;
-  f.reused = response.reused_connection;
-  WriterItem item;
-  item.fetch = std::move(f);
-  writer_->submit(std::move(item));
-}
-
-storage::PageResult Crawl::result_for(const Job& job) const {
-  storage::PageResult r;
-  r.url_id = job.url.id;
-  r.final_url = job.url.url;
-  r.fetched_at = unix_now();
-  return r;
-}
-
-storage::PageResult Crawl::skipped(const Job& job, const std::string& why) {
-  storage::PageResult r = result_for(job);
-  r.skipped = true;
-  r.error = why;
-  return r;
+  return true;
 }
 
 void Crawl::arm_timer() {
@@ -610,12 +499,18 @@ void Crawl::arm_timer() {
   }, static_cast<uint64_t>(std::ceil(wait * 1000.0)) + 1, 0);
 }
 
+FetchRequest Crawl::request_for(parser::Url url, std::size_t max_body) const {
+  FetchRequest r;
+  r.url = std::move(url);
+  r.max_body = max_body;
+  r.timeout = options_.timeout;
+  r.connect_timeout = std::min(options_.connect_timeout, options_.timeout);
+  r.read_timeout = std::min(options_.read_timeout, options_.timeout);
+  return r;
+}
+
 void Crawl::start(Job job, parser::Url url) {
-  if (job.attempt == 0) {
-    WriterItem started;
-    started.started = job.url.id;
-    writer_->submit(std::move(started));
-  }
+  if (job.attempt == 0) writer_->submit(StartedUrl{job.url.id});
   FetchRequest request = request_for(url, options_.max_body);
   fetcher_->fetch(std::move(request),
                   [this, job = std::move(job), url = std::move(url)](FetchResponse response) mutable {
@@ -623,21 +518,28 @@ void Crawl::start(Job job, parser::Url url) {
                   });
 }
 
+// ---- outcomes ---------------------------------------------------------------
+
 void Crawl::on_response(Job job, const parser::Url& url, FetchResponse response) {
   frontier_.finished(job.url.origin);
+  if (cancelled(response)) {
+    // Never sent (the crawl is stopping): the URL stays queued for the next run.
+    return maybe_finish();
+  }
   if (options_.adaptive && response.status) {
     frontier_.adapt(job.url.origin, response.elapsed, options_.adaptive_factor, options_.max_delay);
   }
-  const bool transient = is_transient(response);
-  note_health(job.url.origin, transient);
-  audit(job.url.url, job.url.origin, "page", job.attempt, job.waited, job.wait_reason, job.robots_rule,
-        response);
-  requests_ = fetcher_ ? fetcher_->requests_sent() : requests_;
-  connections_ = fetcher_ ? fetcher_->connections_opened() : connections_;
+  audit(job.url.url, job.url.origin, "page", job.attempt, job.waited, job.wait_reason, job.robots_rule, response);
+  note_fetcher_counts();
   bytes_ += response.wire_bytes;
-  if (transient && job.attempt < options_.retries && !stopping_) {
-    retry_later(std::move(job), response);
+  if (is_transient(response) && job.attempt < options_.retries) {
+    // Retried later, or, when stopping, left queued for the next run.
+    if (!stopping_) retry_later(std::move(job), response);
     return pump();
+  }
+  // The URL's final outcome: it counts once for parking, whatever its attempts.
+  if (auto park = health_.url_finished(job.url.origin, host_failing(response))) {
+    frontier_.hold(job.url.origin, monotonic_seconds() + *park, "parked");
   }
   if (response.error) {
     storage::PageResult r = result_for(job);
@@ -647,53 +549,36 @@ void Crawl::on_response(Job job, const parser::Url& url, FetchResponse response)
   } else if (is_redirect(*response.status) && !response.header("location").empty()) {
     record(redirect_result(job, url, response));
   } else {
-    FetchedPage page;
-    page.url = std::move(job.url);
-    page.final_url = url;
-    page.status = *response.status;
-    page.content_type = std::string(response.header("content-type"));
-    page.body = std::move(response.body);
-    page.wire_bytes = response.wire_bytes;
-    page.truncated = response.truncated;
-    page.fetched_at = unix_now();
-    if (wants_parsing(page)) {
-      enter_pipeline(page.body.size());
-      parsers_->submit(std::move(page));
-    } else {
-      record(build_page(std::move(page), policy_));
-    }
+    hand_to_parser(std::move(job), url, std::move(response));
   }
   pump();
 }
 
-void Crawl::note_health(const std::string& origin, bool failed) {
-  if (!failed) {
-    failures_.erase(origin);
-    return;
-  }
-  int n = ++failures_[origin];
-  if (options_.park_after <= 0 || n < options_.park_after) return;
-  double wait = std::min(kMaxRetryWait, options_.park_seconds * std::pow(2.0, n - options_.park_after));
-  frontier_.hold(origin, monotonic_seconds() + wait, "parked");
+void Crawl::hand_to_parser(Job job, const parser::Url& url, FetchResponse response) {
+  FetchedPage page;
+  page.url = std::move(job.url);
+  page.final_url = url;
+  page.status = *response.status;
+  page.content_type = std::string(response.header("content-type"));
+  page.body = std::move(response.body);
+  page.wire_bytes = response.wire_bytes;
+  page.truncated = response.truncated;
+  page.fetched_at = unix_now();
+  if (!wants_parsing(page)) return record(build_page(std::move(page), policy_));
+  std::size_t weight = page.body.size();
+  std::size_t cost = parse_cost(page);
+  enter_pipeline(weight);
+  parsers_->submit(std::move(page), cost);
 }
 
 void Crawl::retry_later(Job job, const FetchResponse& response) {
-  // Exponential back-off with jitter, never shorter than the host's delay, and
-  // never shorter than what the server asked for with Retry-After.
-  double base = std::min(kMaxRetryWait, std::max(1.0, options_.delay) * std::pow(2.0, job.attempt));
-  std::uniform_real_distribution<double> jitter(0.75, 1.25);
-  double wait = base * jitter(rng_);
-  const char* reason = "back-off";
-  if (auto ra = parse_retry_after(std::string(response.header("retry-after")), unix_now()); ra && *ra > wait) {
-    wait = std::min(*ra, kMaxRetryWait);
-    reason = "retry-after";
-  }
+  std::uniform_real_distribution<double> jitter(0.0, 1.0);
+  RetryWait w = retry_wait(job.attempt, options_.delay, response.header("retry-after"), unix_now(), jitter(rng_));
   job.attempt++;
-  frontier_.push_retry(std::move(job), monotonic_seconds() + wait, reason);
+  frontier_.push_retry(std::move(job), monotonic_seconds() + w.seconds, w.reason);
 }
 
-storage::PageResult Crawl::redirect_result(const Job& job, const parser::Url& from,
-                                           const FetchResponse& response) {
+storage::PageResult Crawl::redirect_result(const Job& job, const parser::Url& from, const FetchResponse& response) {
   storage::PageResult r = result_for(job);
   r.status = response.status;
   r.content_type = media_type(response.header("content-type"));
@@ -732,8 +617,55 @@ void Crawl::record(storage::PageResult result, std::size_t weight) {
     errors_++;
   }
   enter_pipeline(weight);
-  submit_page(std::move(result), weight);
+  writer_->submit(PageItem{std::move(result), weight});
 }
+
+storage::PageResult Crawl::result_for(const Job& job) const {
+  storage::PageResult r;
+  r.url_id = job.url.id;
+  r.final_url = job.url.url;
+  r.fetched_at = unix_now();
+  return r;
+}
+
+storage::PageResult Crawl::skipped(const Job& job, const std::string& why) {
+  storage::PageResult r = result_for(job);
+  r.skipped = true;
+  r.error = why;
+  return r;
+}
+
+void Crawl::audit(const std::string& url, const std::string& origin, const char* kind, int attempt, double waited,
+                  const std::string& wait_reason, const std::string& robots_rule, const FetchResponse& response) {
+  storage::FetchRecord f;
+  f.url = url;
+  f.host = origin;
+  f.address = response.remote_address;
+  f.kind = kind;
+  f.attempt = attempt;
+  if (response.sent_at > 0) f.started_at = unix_now() - (monotonic_seconds() - response.sent_at);
+  f.waited = waited;
+  f.wait_reason = wait_reason;
+  f.robots_rule = robots_rule;
+  f.status = response.status;
+  if (response.error) f.error = response.error->message;
+  f.bytes = response.wire_bytes;
+  f.elapsed = response.elapsed;
+  f.reused = response.reused_connection;
+  writer_->submit(std::move(f));
+}
+
+void Crawl::on_robots_settled(const std::string& origin, bool known) {
+  // The robots.txt request held the slot of the job that brought it.
+  frontier_.finished(origin);
+  frontier_.set_blocked(origin, false);
+  if (known) {
+    if (auto crawl_delay = robots_->crawl_delay(origin)) frontier_.set_delay(origin, *crawl_delay);
+  }
+  pump();
+}
+
+// ---- the writer's replies, and the end -------------------------------------
 
 void Crawl::on_wake() {
   std::vector<WriterReply> replies;
@@ -759,7 +691,7 @@ void Crawl::on_wake() {
 }
 
 void Crawl::maybe_finish() {
-  if (finishing_) return;
+  if (finishing_ || !timer_) return;
   bool idle = (frontier_.in_flight() == 0 || abandoned_) && uncommitted_ == 0;
   bool nothing_left = frontier_.queued() == 0 || !budget_left() || stopping_ || fatal_;
   if (!idle || !nothing_left) return;
@@ -770,25 +702,38 @@ void Crawl::maybe_finish() {
   }, 0, 0);
 }
 
+void Crawl::note_fetcher_counts() {
+  if (!fetcher_) return;
+  requests_ = fetcher_->requests_sent();
+  connections_ = fetcher_->connections_opened();
+}
+
 void Crawl::finish() {
+  finishing_ = true;
   {
     std::lock_guard lock(inbox_mutex_);
     wake_open_ = false;
   }
-  if (fetcher_) {
-    requests_ = fetcher_->requests_sent();
-    connections_ = fetcher_->connections_opened();
-  }
+  note_fetcher_counts();
+  bool lookups = fetcher_ && fetcher_->lookups_running() > 0;
+  if (robots_) robots_->close();
+  robots_.reset();
   fetcher_.reset();
-  close_and_delete(wake_);
-  close_and_delete(timer_);
-  close_and_delete(progress_);
-  close_and_delete(grace_);
-  close_and_delete(sigint_);
-  close_and_delete(sigterm_);
-  wake_ = nullptr;
-  timer_ = progress_ = grace_ = nullptr;
-  sigint_ = sigterm_ = nullptr;
+  close_and_delete(std::exchange(wake_, nullptr));
+  close_and_delete(std::exchange(timer_, nullptr));
+  close_and_delete(std::exchange(ticker_, nullptr));
+  close_and_delete(std::exchange(grace_, nullptr));
+  close_and_delete(std::exchange(sigint_, nullptr));
+  close_and_delete(std::exchange(sigterm_, nullptr));
+  if (!lookups) return;
+  // A getaddrinfo call cannot be interrupted, and while one runs the loop
+  // would not end: stop it once the handles above are closed.
+  auto* linger = new uv_timer_t;
+  uv_timer_init(loop_, linger);
+  uv_timer_start(linger, [](uv_timer_t* h) {
+    uv_stop(h->loop);
+    close_and_delete(h);
+  }, 0, 0);
 }
 
 void Crawl::on_signal(int signum) {
@@ -800,12 +745,16 @@ void Crawl::on_signal(int signum) {
   }
   signal_ = signum;
   stopping_ = true;
+  // Nothing new reaches a server from here on: requests not yet written are
+  // cancelled, and robots.txt back-offs end.
+  if (fetcher_) fetcher_->cancel_unsent();
+  if (robots_) robots_->close();
   if (!options_.quiet) {
-    log_ << "\nwebcrawl: stopping: finishing " << frontier_.in_flight()
-         << " requests in flight (signal again to quit at once)\n";
+    progress_->print("webcrawl: stopping: finishing " + std::to_string(fetcher_ ? fetcher_->active() : 0) +
+                     " requests in flight (signal again to quit at once)");
   }
   grace_ = new uv_timer_t;
-  uv_timer_init(&loop_, grace_);
+  uv_timer_init(loop_, grace_);
   grace_->data = this;
   uv_timer_start(grace_, [](uv_timer_t* h) {
     if (h->data) static_cast<Crawl*>(h->data)->abandon_in_flight();
@@ -817,43 +766,36 @@ void Crawl::abandon_in_flight() {
   // Requests still running are dropped; their URLs stay queued in the database.
   if (abandoned_) return;
   abandoned_ = true;
-  if (fetcher_) {
-    requests_ = fetcher_->requests_sent();
-    connections_ = fetcher_->connections_opened();
-  }
+  note_fetcher_counts();
   fetcher_.reset();
   maybe_finish();
 }
 
-void Crawl::print_progress(bool final) {
-  double elapsed = std::max(1e-9, monotonic_seconds() - began_);
+void Crawl::show_progress() {
+  ProgressSnapshot s;
+  s.stored = stored_;
+  s.queued = static_cast<int64_t>(frontier_.queued());
+  s.in_flight = frontier_.in_flight();
+  s.errors = errors_;
+  double now = monotonic_seconds();
+  s.waiting = frontier_.waiting(now);
+  if (options_.max_pages) s.remaining = std::max<int64_t>(0, *options_.max_pages - stored_before_ - stored_);
+  progress_->update(s, now);
+}
+
+std::string summary_line(const CrawlSummary& s, int64_t skipped) {
   std::ostringstream line;
   line << std::fixed << std::setprecision(1);
-  if (final) {
-    int64_t crawled = stored_ - skipped_;
-    line << "crawled " << crawled << " pages in " << elapsed << "s (" << crawled / elapsed
-         << " pages/s), " << errors_ << " errors, " << skipped_ << " skipped (robots.txt, limits), "
-         << bytes_ / 1024 << " KiB, " << requests_
-         << " requests over " << connections_ << " connections";
-    if (requests_ > 0 && connections_ > 0) {
-      line << " (" << static_cast<double>(requests_) / static_cast<double>(connections_) << " per connection)";
-    }
-    if (frontier_.queued() > 0) line << ", " << frontier_.queued() << " still queued";
-    if (tty_) log_ << "\r\x1b[K";
-    log_ << line.str() << "\n";
-    log_.flush();
-    return;
+  double elapsed = std::max(1e-9, s.seconds);
+  int64_t crawled = s.pages - skipped;
+  line << "crawled " << crawled << " pages in " << elapsed << "s (" << crawled / elapsed << " pages/s), "
+       << s.errors << " errors, " << skipped << " skipped (robots.txt, limits), " << s.bytes / 1024 << " KiB, "
+       << s.requests << " requests over " << s.connections << " connections";
+  if (s.requests > 0 && s.connections > 0) {
+    line << " (" << static_cast<double>(s.requests) / static_cast<double>(s.connections) << " per connection)";
   }
-  line << stored_ << " pages  " << stored_ / elapsed << "/s  queued " << frontier_.queued()
-       << "  in flight " << frontier_.in_flight() << "  errors " << errors_;
-  if (tty_) {
-    log_ << "\r\x1b[K" << line.str();
-    log_.flush();
-  } else if (elapsed - last_line_ >= 10.0) {
-    last_line_ = elapsed;
-    log_ << line.str() << "\n";
-    log_.flush();
-  }
+  if (s.queued > 0) line << ", " << s.queued << " still queued";
+  return line.str();
 }
 
 Result<CrawlSummary> run_crawl(const CrawlOptions& options, std::ostream& log) {

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <ostream>
+#include <string>
 
 #include "common/result.h"
 #include "crawler/options.h"
@@ -24,7 +25,14 @@ struct CrawlSummary {
   int64_t queued = 0;          // URLs still queued at the end (limits, stop)
   double seconds = 0;
   int signal = 0;              // SIGINT or SIGTERM when stopped by one, else 0
+  // getaddrinfo calls were still running on libuv's thread pool when the
+  // crawl ended (a stop during slow lookups): the process should _exit, as
+  // libuv's exit handler would wait for them.
+  bool lookups_left = false;
 };
+
+// The end-of-crawl line: pages, rate, errors, skipped, bytes, connections.
+std::string summary_line(const CrawlSummary& summary, int64_t skipped);
 
 // Runs the crawl described by `options` until the frontier is exhausted, a
 // limit is reached, or SIGINT/SIGTERM stops it. Progress and the summary go to

@@ -220,6 +220,19 @@ std::optional<double> Frontier::next_ready_time() {
   return ready_.top().at;
 }
 
+std::map<std::string, std::size_t> Frontier::waiting(double now) const {
+  std::map<std::string, std::size_t> out;
+  for (const auto& [origin, h] : hosts_) {
+    if (h->queue.empty() && h->on_disk == 0) continue;
+    if (h->blocked) {
+      out["robots.txt"]++;
+    } else if (h->next_allowed > now) {
+      out[h->next_reason]++;
+    }
+  }
+  return out;
+}
+
 double Frontier::ip_ready_time(const Host& h) const {
   if (policy_.per_ip_delay <= 0 || h.address.empty()) return 0;
   auto it = ip_last_sent_.find(h.address);

@@ -16,6 +16,7 @@
 #include <cstddef>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <queue>
@@ -116,6 +117,12 @@ class Frontier {
   // time by both constraints.
   double send_wait(const std::string& origin, const std::string& address, double now) const;
   void sent(const std::string& origin, const std::string& address, double at);
+
+  // Hosts with queued work that may not start yet, by what holds them: the
+  // wait reasons of the audit trail ("host delay", "crawl-delay", "adaptive",
+  // "per-ip", "back-off", "retry-after", "parked"), "robots.txt" for a host
+  // whose robots.txt is being fetched. O(hosts): for the progress line.
+  std::map<std::string, std::size_t> waiting(double now) const;
 
   std::size_t queued() const { return queued_ + static_cast<std::size_t>(on_disk_); }
   std::size_t in_memory() const { return queued_; }

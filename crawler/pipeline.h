@@ -1,23 +1,19 @@
-// The two stages that run off the loop thread: a pool of parse workers and
-// the single SQLite writer. Neither touches libuv: results leave through the
+// The stages that run off the loop thread, and the queues between them: the
+// parse workers (admitted against a memory budget) and the single SQLite
+// writer (store_writer.h). Nothing here touches libuv: results leave through
 // callbacks the crawler gives, which wake the loop with uv_async_send.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
 #include <functional>
-#include <memory>
 #include <mutex>
-#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include "common/result.h"
-#include "crawler/frontier.h"
-#include "storage/store.h"
 
 namespace webcrawl::crawler {
 
@@ -75,114 +71,110 @@ void lower_thread_priority(int steps);
 // /proc/PID/task/TID/comm show it.
 void name_thread(const std::string& name);
 
-// Runs `work` on each submitted item on `threads` threads named NAME-1,
-// NAME-2, ..., each `nice` steps below the thread that made the pool (see
-// lower_thread_priority).
-//
-// The crawler's parse pool uses that: parsing is most of the work and never
-// the serial stage, while the loop thread and the single writer are. With as
-// many parse threads as cores, an equal share would leave the writer a
-// fraction of a core whenever everything is runnable, and the whole pipeline
-// would run at that fraction's pace; well below, parsing takes what the
-// writer and the loop leave (bench_ceiling, 2,000 pages: 418 -> 472 pages/s
-// at nice 5; 20,000 pages: 337 -> 361). In a 20,000-page crawl the writer
-// still waited 8.2 s for a CPU at nice 5, 4.0 s at 10, 2.6 s at 15.
+// The parse pool's threads run this many nice levels below the thread that
+// made the pool. Parsing is most of the work and never the serial stage,
+// while the loop thread and the single writer are. With as many parse threads
+// as cores, an equal share would leave the writer a fraction of a core
+// whenever everything is runnable, and the whole pipeline would run at that
+// fraction's pace; well below, parsing takes what the writer and the loop
+// leave (bench_ceiling, 2,000 pages: 418 -> 472 pages/s at nice 5; 20,000
+// pages: 337 -> 361). In a 20,000-page crawl the writer still waited 8.2 s
+// for a CPU at nice 5, 4.0 s at 10, 2.6 s at 15.
 inline constexpr int kParseNice = 15;
 
+// Runs `work` on each submitted item on `threads` threads named NAME-1,
+// NAME-2, ..., each `nice` steps below the thread that made the pool, and
+// admits items against a memory budget: each item comes with the memory it
+// will take while it is worked on (for a page, its parse tree), and an item
+// starts only while the items being worked on leave room for it in `budget`.
+// An item too large for the budget starts once nothing else runs, and small
+// items (at most `small`) start regardless, so one huge page parses alone
+// while small ones keep the other cores busy. Waiting items are taken in
+// order, skipping those that do not fit yet.
 template <class T>
-class WorkerPool {
+class BudgetPool {
  public:
-  WorkerPool(int threads, std::function<void(T&&)> work, const std::string& name = "worker",
-             int nice = 0)
-      : work_(std::move(work)) {
+  BudgetPool(int threads, std::size_t budget, std::size_t small, std::function<void(T&&)> work,
+             const std::string& name = "worker", int nice = 0)
+      : budget_(budget), small_(small), work_(std::move(work)) {
     for (int i = 0; i < threads; i++) {
       threads_.emplace_back([this, nice, name = name + "-" + std::to_string(i + 1)] {
         name_thread(name);
         if (nice > 0) lower_thread_priority(nice);
-        for (;;) {
-          auto batch = queue_.take(1);
-          if (batch.empty()) return;
-          work_(std::move(batch.front()));
-        }
+        run();
       });
     }
   }
-  ~WorkerPool() { stop(); }
-  void submit(T item) { queue_.push(std::move(item)); }
+  ~BudgetPool() { stop(); }
+  BudgetPool(const BudgetPool&) = delete;
+  BudgetPool& operator=(const BudgetPool&) = delete;
+
+  void submit(T item, std::size_t cost) {
+    {
+      std::lock_guard lock(mutex_);
+      items_.push_back({std::move(item), cost});
+    }
+    changed_.notify_one();
+  }
   // Finishes what was submitted, then joins the threads.
   void stop() {
-    queue_.close();
+    {
+      std::lock_guard lock(mutex_);
+      closed_ = true;
+    }
+    changed_.notify_all();
     for (auto& t : threads_) {
       if (t.joinable()) t.join();
     }
   }
-
- private:
-  std::function<void(T&&)> work_;
-  WorkQueue<T> queue_;
-  std::vector<std::thread> threads_;
-};
-
-struct Refill {
-  std::string origin;
-  std::vector<storage::QueuedUrl> urls;
-  bool exhausted = false;  // fewer than asked: nothing more is queued on disk
-};
-
-// One thing for the writer: a page result, an audit record, or a refill.
-struct WriterItem {
-  std::optional<int64_t> started;  // a url id whose request began
-  std::optional<storage::PageResult> page;
-  std::size_t weight = 0;  // bytes the page held in the pipeline
-  std::optional<storage::FetchRecord> fetch;
-  std::optional<storage::RobotsRecord> robots;
-  std::optional<RefillRequest> refill;
-};
-
-// The writer answers each batch twice. First, as soon as it has taken the
-// batch off its queue, with `taken` and `taken_weight` alone: those pages no
-// longer wait in the pipeline, so the loop may fetch more while the batch
-// commits. Then, once committed, with everything else.
-struct WriterReply {
-  std::size_t taken = 0;                   // page results taken into a batch
-  std::size_t taken_weight = 0;
-  std::size_t items = 0;                   // page results committed
-  std::vector<storage::QueuedUrl> queued;  // newly queued by this batch
-  std::vector<Refill> refills;
-  std::optional<Error> error;              // the store failed: the crawl must stop
-};
-
-// Owns the crawl's writable Store on its own thread and commits whatever has
-// queued up in one transaction at a time.
-class StoreWriter {
- public:
-  static constexpr std::size_t kMaxBatch = 512;
-  // Under load (the last batch was at least kBusyBatch items), the writer
-  // waits up to kGather for a batch that large before it commits. Each commit
-  // flushes FTS5's pending terms as a new index segment that merges redo later,
-  // so fewer, fuller commits index for less (20,000-page crawl: 362 -> 130
-  // commits, 2-5 % more pages/s). A trickle never waits: its batches are small.
-  static constexpr std::size_t kBusyBatch = 256;
-  static constexpr std::chrono::milliseconds kGather{50};
-
-  StoreWriter(std::unique_ptr<storage::Store> store, std::function<void(WriterReply)> reply);
-  ~StoreWriter();
-  void submit(WriterItem item) { queue_.push(std::move(item)); }
-  // Answered after the results submitted before it are committed.
-  void request_refill(RefillRequest request) {
-    WriterItem item;
-    item.refill = std::move(request);
-    queue_.push(std::move(item));
+  // The largest total cost that was being worked on at once.
+  std::size_t peak_in_use() const {
+    std::lock_guard lock(mutex_);
+    return peak_;
   }
-  // Commits everything submitted so far, then joins the thread. Returns the store.
-  std::unique_ptr<storage::Store> stop();
 
  private:
-  void run();
-  std::unique_ptr<storage::Store> store_;
-  std::function<void(WriterReply)> reply_;
-  WorkQueue<WriterItem> queue_;
-  std::thread thread_;
+  struct Item {
+    T value;
+    std::size_t cost;
+  };
+  bool fits(std::size_t cost) const { return running_ == 0 || cost <= small_ || in_use_ + cost <= budget_; }
+
+  void run() {
+    for (;;) {
+      std::unique_lock lock(mutex_);
+      typename std::deque<Item>::iterator next;
+      changed_.wait(lock, [&] {
+        next = std::find_if(items_.begin(), items_.end(), [&](const Item& i) { return fits(i.cost); });
+        return next != items_.end() || (closed_ && items_.empty());
+      });
+      if (next == items_.end()) return;
+      Item item = std::move(*next);
+      items_.erase(next);
+      in_use_ += item.cost;
+      running_++;
+      peak_ = std::max(peak_, in_use_);
+      lock.unlock();
+      work_(std::move(item.value));
+      lock.lock();
+      in_use_ -= item.cost;
+      running_--;
+      lock.unlock();
+      changed_.notify_all();
+    }
+  }
+
+  const std::size_t budget_;
+  const std::size_t small_;
+  std::function<void(T&&)> work_;
+  mutable std::mutex mutex_;
+  std::condition_variable changed_;
+  std::deque<Item> items_;
+  std::size_t in_use_ = 0;
+  std::size_t running_ = 0;
+  std::size_t peak_ = 0;
+  bool closed_ = false;
+  std::vector<std::thread> threads_;
 };
 
 }  // namespace webcrawl::crawler

@@ -1,5 +1,5 @@
 // The writer stage on its own: a real Store in a temporary directory, no loop.
-#include "crawler/pipeline.h"
+#include "crawler/store_writer.h"
 
 #include <catch2/catch.hpp>
 #include <mutex>
@@ -30,7 +30,6 @@ class Replies {
 };
 
 WriterItem page_item(const storage::QueuedUrl& url, std::size_t weight) {
-  WriterItem item;
   storage::PageResult page;
   page.url_id = url.id;
   page.final_url = url.url;
@@ -39,9 +38,7 @@ WriterItem page_item(const storage::QueuedUrl& url, std::size_t weight) {
   page.title = "Hello";
   page.text = "hello world";
   page.index = true;
-  item.page = std::move(page);
-  item.weight = weight;
-  return item;
+  return PageItem{std::move(page), weight};
 }
 
 TEST_CASE("the writer reports a batch taken before it reports it committed", "[pipeline]") {
@@ -55,9 +52,7 @@ TEST_CASE("the writer reports a batch taken before it reports it committed", "[p
 
   Replies replies;
   StoreWriter writer(std::move(*store), [&](WriterReply reply) { replies.push(std::move(reply)); });
-  WriterItem started;
-  started.started = (*seeds)[0].id;
-  writer.submit(std::move(started));
+  writer.submit(StartedUrl{(*seeds)[0].id});
   writer.submit(page_item((*seeds)[0], 1000));
   writer.submit(page_item((*seeds)[1], 234));
   auto returned = writer.stop();  // commits everything, then joins: every reply is in

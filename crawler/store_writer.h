@@ -1,0 +1,83 @@
+// The crawl's single SQLite writer: a thread that owns the writable Store and
+// commits whatever has queued up in one transaction at a time (pages, links,
+// frontier states, the fetch audit and robots.txt rows together), then hands
+// newly queued URLs and frontier refills back to the loop.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <variant>
+#include <vector>
+
+#include "common/result.h"
+#include "crawler/frontier.h"
+#include "crawler/pipeline.h"
+#include "storage/store.h"
+
+namespace webcrawl::crawler {
+
+struct Refill {
+  std::string origin;
+  std::vector<storage::QueuedUrl> urls;
+  bool exhausted = false;  // fewer than asked: nothing more is queued on disk
+};
+
+// A url id whose first request began: its row becomes 'in_flight'.
+struct StartedUrl {
+  int64_t url_id = 0;
+};
+
+// A page's result, and the bytes it held in the pipeline.
+struct PageItem {
+  storage::PageResult result;
+  std::size_t weight = 0;
+};
+
+// One thing for the writer.
+using WriterItem = std::variant<StartedUrl, PageItem, storage::FetchRecord, storage::RobotsRecord, RefillRequest>;
+
+// The writer answers each batch twice. First, as soon as it has taken the
+// batch off its queue, with `taken` and `taken_weight` alone: those pages no
+// longer wait in the pipeline, so the loop may fetch more while the batch
+// commits. Then, once committed, with everything else.
+struct WriterReply {
+  std::size_t taken = 0;                   // page results taken into a batch
+  std::size_t taken_weight = 0;
+  std::size_t items = 0;                   // page results committed
+  std::vector<storage::QueuedUrl> queued;  // newly queued by this batch
+  std::vector<Refill> refills;
+  std::optional<Error> error;              // the store failed: the crawl must stop
+};
+
+class StoreWriter {
+ public:
+  static constexpr std::size_t kMaxBatch = 512;
+  // Under load (the last batch was at least kBusyBatch items), the writer
+  // waits up to kGather for a batch that large before it commits. Each commit
+  // flushes FTS5's pending terms as a new index segment that merges redo later,
+  // so fewer, fuller commits index for less (20,000-page crawl: 362 -> 130
+  // commits, 2-5 % more pages/s). A trickle never waits: its batches are small.
+  static constexpr std::size_t kBusyBatch = 256;
+  static constexpr std::chrono::milliseconds kGather{50};
+
+  StoreWriter(std::unique_ptr<storage::Store> store, std::function<void(WriterReply)> reply);
+  ~StoreWriter();
+  // Any thread.
+  void submit(WriterItem item) { queue_.push(std::move(item)); }
+  // Commits everything submitted so far, then joins the thread. Returns the store.
+  std::unique_ptr<storage::Store> stop();
+
+ private:
+  void run();
+  std::unique_ptr<storage::Store> store_;
+  std::function<void(WriterReply)> reply_;
+  WorkQueue<WriterItem> queue_;
+  std::thread thread_;
+};
+
+}  // namespace webcrawl::crawler
