@@ -29,6 +29,7 @@ struct CrawlSummary {
   // crawl ended (a stop during slow lookups): the process should _exit, as
   // libuv's exit handler would wait for them.
   bool lookups_left = false;
+  int handles_left = 0;        // libuv handles left open at the end: always 0 unless there is a bug
 };
 
 // The end-of-crawl line: pages, rate, errors, skipped, bytes, connections.

@@ -31,6 +31,8 @@ inline crawler::CrawlSummary crawl_ok(const crawler::CrawlOptions& o) {
   std::ostringstream log;
   auto r = crawler::run_crawl(o, log);
   if (!r) throw std::runtime_error("crawl failed: " + r.error().message);
+  // The crawl's loop closed (uv_loop_close == 0): no handle was leaked.
+  if (r->handles_left != 0 || r->lookups_left) throw std::runtime_error("the crawl's loop did not close");
   return *r;
 }
 
