@@ -223,7 +223,7 @@ crawler::FetchedPage fetched(storage::QueuedUrl url, const Site& site, bool* mis
 }
 
 Result<Totals> run(const Args& args, const Site& site, const std::vector<storage::DiscoveredUrl>& seeds) {
-  auto store = storage::Store::open(args.db, storage::OpenMode::kCrawl, args.checkpoints);
+  auto store = storage::Store::open(args.db, args.checkpoints);
   if (!store) return store.error();
   auto queued = (*store)->add_seeds(seeds);
   if (!queued) return queued.error();

@@ -29,7 +29,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "bench_make_frontier: URLS > 0 and 0 < HOSTS <= 65000\n");
     return 2;
   }
-  auto store = storage::Store::open(db, storage::OpenMode::kCrawl);
+  auto store = storage::Store::open(db);
   if (!store) {
     std::fprintf(stderr, "bench_make_frontier: %s\n", store.error().message.c_str());
     return 1;

@@ -182,10 +182,10 @@ run_config() {
   # and connect: s + e overshoots the end. A page's fetched_unix is when its
   # response was complete; where it is there (one attempt), x is that.
   local base="f AS MATERIALIZED (
-      SELECT f.host AS host, f.started_at AS s, f.elapsed AS e,
-             CASE WHEN p.fetched_unix >= f.started_at THEN min(f.started_at + f.elapsed, p.fetched_unix)
-                  ELSE f.started_at + f.elapsed END AS x
-      FROM fetches f LEFT JOIN pages p ON p.url = f.url WHERE f.started_at IS NOT NULL),
+      SELECT f.host AS host, f.started_unix AS s, f.elapsed AS e,
+             CASE WHEN p.fetched_unix >= f.started_unix THEN min(f.started_unix + f.elapsed, p.fetched_unix)
+                  ELSE f.started_unix + f.elapsed END AS x
+      FROM fetches f LEFT JOIN pages p ON p.url = f.url WHERE f.started_unix IS NOT NULL),
     n AS (SELECT count(*) AS n FROM f)"
   local ok requests errors h
   IFS=, read -r ok requests errors h <<<"$(rows "$db" "WITH $base SELECT

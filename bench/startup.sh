@@ -68,9 +68,9 @@ for ((i = 1; i <= runs; i++)); do
     cat "$work/stderr" >&2
     exit 1
   fi
-  first=$(scalar "$db" "SELECT printf('%.6f', min(started_at)) FROM fetches")
+  first=$(scalar "$db" "SELECT printf('%.6f', min(started_unix)) FROM fetches")
   last=$(scalar "$db" "SELECT printf('%.6f', max(t)) FROM (SELECT fetched_unix AS t FROM pages
-                       UNION ALL SELECT fetched_at FROM robots)")
+                       UNION ALL SELECT fetched_unix FROM robots)")
   pages=$(scalar "$db" "SELECT count(*) FROM pages WHERE status = 200")
   expected=${expected:-$pages}
   if [ "$pages" = 0 ] || [ "$pages" != "$expected" ]; then

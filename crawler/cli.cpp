@@ -14,10 +14,11 @@
 #include <sstream>
 #include <unistd.h>
 
+#include "common/version.h"
 #include "crawler/config.h"
 #include "crawler/crawler.h"
 #include "crawler/seeds.h"
-#include "storage/store.h"
+#include "storage/reader.h"
 
 namespace webcrawl::crawler {
 namespace {
@@ -43,8 +44,8 @@ int fail(const Error& e) {
   return e.code == Code::kInvalidArgument ? kExitUsage : kExitFailure;
 }
 
-Result<std::unique_ptr<storage::Store>> open_read_only(const std::string& path) {
-  return storage::Store::open(path, storage::OpenMode::kReadOnly);
+Result<std::unique_ptr<storage::Reader>> open_read_only(const std::string& path) {
+  return storage::Reader::open(path);
 }
 
 // ---- output of query rows ----
@@ -252,7 +253,7 @@ int run_export(const std::string& db, const std::string& table, const std::strin
 int run_cli(int argc, char** argv) {
   CLI::App app{"webcrawl: a polite, concurrent web crawler that stores pages, text and links in SQLite"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "webcrawl 0.1");
+  app.set_version_flag("--version", std::string("webcrawl ") + kVersion);
 
   // The crawl's options come from the one table (options.h): each flag's text
   // is kept as given and read by the table's own parser after CLI11 is done,

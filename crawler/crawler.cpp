@@ -6,6 +6,7 @@
 
 #include <sys/resource.h>
 #include <unistd.h>
+#include <openssl/evp.h>
 #include <uv.h>
 
 #include <algorithm>
@@ -30,6 +31,7 @@
 #include "crawler/robots_gate.h"
 #include "crawler/store_writer.h"
 #include "crawler/uv_util.h"
+#include "common/version.h"
 
 namespace webcrawl::crawler {
 namespace {
@@ -77,6 +79,20 @@ std::string describe(const std::optional<parser::RobotsDecision>& d) {
   if (!d || !d->rule) return "no matching rule";
   return std::string(d->rule->allow ? "allow " : "disallow ") + d->rule->pattern + " (line " +
          std::to_string(d->rule->line) + ")";
+}
+
+// SHA-256 of `text` in lowercase hex (the run manifest's seeds_sha256).
+std::string sha256_hex(std::string_view text) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  if (EVP_Digest(text.data(), text.size(), digest, &size, EVP_sha256(), nullptr) != 1) return {};
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned int i = 0; i < size; i++) {
+    out += kHex[digest[i] >> 4];
+    out += kHex[digest[i] & 0xf];
+  }
+  return out;
 }
 
 bool cancelled(const FetchResponse& r) { return r.error && r.error->code == Code::kCancelled; }
@@ -211,17 +227,20 @@ class Crawl {
   bool lookups_left_ = false;       // getaddrinfo calls outlived the crawl
   int signal_ = 0;
   std::optional<Error> fatal_;
+  int64_t run_id_ = 0;              // this run's row in `runs`
+  std::unordered_map<std::string, double> reported_delay_;  // hosts.delay as last written
   std::unordered_map<std::string, int64_t> pages_per_host_;  // only with --max-pages-per-host
 };
 
 // ---- set-up -----------------------------------------------------------------
 
 Result<void> Crawl::prepare() {
-  auto store = storage::Store::open(options_.db_path, storage::OpenMode::kCrawl);
+  auto store = storage::Store::open(options_.db_path);
   if (!store) return store.error();
   store_ = std::move(*store);
 
   std::vector<storage::DiscoveredUrl> seeds;
+  std::string seed_list;
   for (const std::string& s : options_.seeds) {
     auto url = parser::parse_url(s);
     if (!url) return Error{Code::kInvalidArgument, "invalid seed URL " + s + ": " + url.error().message};
@@ -229,12 +248,18 @@ Result<void> Crawl::prepare() {
     d.url = url->href();
     d.origin = url->origin();
     d.follow = true;
+    seed_list += d.url + "\n";
     seeds.push_back(std::move(d));
   }
   if (!seeds.empty()) {
     auto added = store_->add_seeds(seeds);
     if (!added) return added.error();
   }
+  storage::RunRecord run{unix_now(), std::string("webcrawl ") + kVersion, options_json(options_),
+                         seed_list.empty() ? "" : sha256_hex(seed_list)};
+  auto run_id = store_->begin_run(run);
+  if (!run_id) return run_id.error();
+  run_id_ = *run_id;
   // Scope comes from every seed the crawl ever had, and the seeds' redirect
   // targets (depth 0 too), so a resumed crawl keeps its scope.
   auto roots = store_->seed_origins();
@@ -384,8 +409,17 @@ Result<CrawlSummary> Crawl::run() {
 
   // The loop ended: every handle is closed. Drain the stages and close the store.
   parsers_->stop();
-  writer_->stop();
+  std::unique_ptr<storage::Store> store = writer_->stop();
   on_wake();  // the last replies, for the counters
+  std::string outcome = fatal_ ? "error"
+                        : signal_ == SIGINT  ? "sigint"
+                        : signal_ == SIGTERM ? "sigterm"
+                        : !budget_left()     ? "limit"
+                                             : "finished";
+  if (store) {
+    if (auto r = store->end_run(run_id_, unix_now(), stored_, outcome); !r && !fatal_) fatal_ = r.error();
+  }
+  store.reset();
   int handles_left = 0;
   if (loop_ && uv_loop_close(loop_) == 0) {
     delete loop_;
@@ -411,6 +445,7 @@ Result<CrawlSummary> Crawl::run() {
   s.requests = static_cast<int64_t>(requests_);
   s.connections = static_cast<int64_t>(connections_);
   s.lookups_left = lookups_left_;
+  s.outcome = outcome;
   s.handles_left = handles_left;
   if (!options_.quiet) {
     progress_->clear();
@@ -518,6 +553,12 @@ FetchRequest Crawl::request_for(parser::Url url, std::size_t max_body) const {
 
 void Crawl::start(Job job, parser::Url url) {
   if (job.attempt == 0) writer_->submit(StartedUrl{job.url.id});
+  double delay = frontier_.policy_delay(job.url.origin);
+  auto [known, fresh] = reported_delay_.try_emplace(job.url.origin, delay);
+  if (fresh || known->second != delay) {
+    known->second = delay;
+    writer_->submit(HostDelay{job.url.origin, delay});
+  }
   FetchRequest request = request_for(url, options_.max_body);
   fetcher_->fetch(std::move(request),
                   [this, job = std::move(job), url = std::move(url)](FetchResponse response) mutable {

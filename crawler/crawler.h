@@ -29,7 +29,10 @@ struct CrawlSummary {
   // crawl ended (a stop during slow lookups): the process should _exit, as
   // libuv's exit handler would wait for them.
   bool lookups_left = false;
-  int handles_left = 0;        // libuv handles left open at the end: always 0 unless there is a bug
+  int handles_left = 0;
+  // Why the run ended: finished (nothing left to fetch), limit (--max-pages),
+  // sigint, sigterm, or error. The run manifest says the same.
+  std::string outcome;        // libuv handles left open at the end: always 0 unless there is a bug
 };
 
 // The end-of-crawl line: pages, rate, errors, skipped, bytes, connections.

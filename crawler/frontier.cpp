@@ -220,6 +220,11 @@ std::optional<double> Frontier::next_ready_time() {
   return ready_.top().at;
 }
 
+double Frontier::policy_delay(const std::string& origin) {
+  Host& h = host_of(origin);
+  return std::max(h.delay, h.crawl_delay_s);
+}
+
 std::map<std::string, std::size_t> Frontier::waiting(double now) const {
   std::map<std::string, std::size_t> out;
   for (const auto& [origin, h] : hosts_) {

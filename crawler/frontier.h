@@ -124,6 +124,10 @@ class Frontier {
   // whose robots.txt is being fetched. O(hosts): for the progress line.
   std::map<std::string, std::size_t> waiting(double now) const;
 
+  // The delay a host is kept to: its own (flags, config) or its robots.txt
+  // Crawl-delay, whichever is longer; --adaptive may add to it.
+  double policy_delay(const std::string& origin);
+
   std::size_t queued() const { return queued_ + static_cast<std::size_t>(on_disk_); }
   std::size_t in_memory() const { return queued_; }
   std::size_t in_flight() const { return in_flight_; }

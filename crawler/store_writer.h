@@ -38,8 +38,15 @@ struct PageItem {
   std::size_t weight = 0;
 };
 
+// The delay kept for a host (storage::Batch::host_delays).
+struct HostDelay {
+  std::string origin;
+  double delay = 0;
+};
+
 // One thing for the writer.
-using WriterItem = std::variant<StartedUrl, PageItem, storage::FetchRecord, storage::RobotsRecord, RefillRequest>;
+using WriterItem =
+    std::variant<StartedUrl, PageItem, storage::FetchRecord, storage::RobotsRecord, RefillRequest, HostDelay>;
 
 // The writer answers each batch twice. First, as soon as it has taken the
 // batch off its queue, with `taken` and `taken_weight` alone: those pages no

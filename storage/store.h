@@ -1,17 +1,12 @@
-// The crawl database: schema, the writes a crawl makes, and the reads users run.
+// The crawl's writable database: the writes a crawl makes (seeds, batches
+// of results with their links, frontier states, audit rows) and the frontier
+// reads it needs to resume. The schema is schema.h's; what users read
+// (stats, search, query) is reader.h's, on a connection of its own.
 //
-// Layout (PRAGMA user_version = kSchemaVersion, PRAGMA application_id =
-// kApplicationId): integer-keyed tables `hosts`, `urls` (every known URL: the
-// frontier and the link targets), `documents` (one row per fetched or finally
-// failed URL), `edges` (the link graph); user-facing views `pages` and `links`
-// with the columns documented in README.md; FTS5 table `pages_fts`
-// (title, text) whose rowid is the url id.
-//
-// A Store is one SQLite connection: use it from one thread at a time. A crawl
-// has exactly one writable Store, owned by the writer thread, which (with
-// Checkpoints::kThread) keeps a thread and a second connection of its own for
-// WAL checkpoints; readers open their own read-only Store (WAL lets them read
-// while the crawl writes).
+// A Store is one SQLite connection, owned by the crawl's writer thread, which
+// (with Checkpoints::kThread) keeps a thread and a second connection of its
+// own for WAL checkpoints; readers open a Reader (WAL lets them read while
+// the crawl writes).
 #pragma once
 
 #include <cstdint>
@@ -24,15 +19,13 @@
 #include <vector>
 
 #include "common/result.h"
+#include "storage/schema.h"
 
 struct sqlite3;
 
 namespace webcrawl::storage {
 
 class Checkpointer;
-
-inline constexpr int kSchemaVersion = 1;
-inline constexpr int32_t kApplicationId = 0x57435257;  // "WCRW"
 
 // A URL the crawler should fetch, as the frontier holds it.
 struct QueuedUrl {
@@ -54,6 +47,8 @@ struct DiscoveredUrl {
   // "too many redirects"; empty means merely discovered).
   bool follow = false;
   std::string skip_reason;
+  std::string source = {};   // how it was found: "seed", "link", "redirect", "sitemap", "canonical"
+  std::string lastmod = {};  // a sitemap entry's <lastmod>, as written
 };
 
 struct OutLink {
@@ -118,48 +113,17 @@ struct Batch {
   std::vector<PageResult> pages;
   std::vector<FetchRecord> fetches;
   std::vector<RobotsRecord> robots;
+  // The delay the crawl keeps for a host (its own delay or its Crawl-delay,
+  // the larger), for reports that show whether the policy held.
+  std::vector<std::pair<std::string, double>> host_delays;
 };
 
-// One value of a query row, keeping SQLite's type for JSON and CSV output.
-struct Value {
-  enum class Type { kNull, kInteger, kReal, kText, kBlob };
-  Type type = Type::kNull;
-  int64_t integer = 0;
-  double real = 0;
-  std::string text;  // text or blob bytes
-  std::string to_string() const;  // "" for NULL; blobs as x'hex'
-};
-
-struct CrawlStats {
-  int64_t urls_known = 0;
-  int64_t queued = 0;
-  int64_t fetched = 0;    // documents with an HTTP status
-  int64_t failed = 0;     // documents with an error and no status
-  int64_t skipped = 0;
-  int64_t bytes = 0;
-  double first_fetch = 0, last_fetch = 0;
-  int64_t links = 0;
-  std::map<std::string, int64_t> by_status;        // "200", "404", ...
-  std::map<std::string, int64_t> by_content_type;
-  std::map<std::string, int64_t> errors;           // error text -> count
-  std::vector<std::pair<std::string, int64_t>> top_hosts;  // most pages first
-  int64_t requests = 0;     // rows in fetches
-  int64_t connections = 0;  // requests written on a fresh connection (not reused)
-  // The smallest gap observed between two request starts to one host, per
-  // host, smallest first (at most top_hosts of them): the politeness check.
-  std::vector<std::pair<std::string, double>> min_gaps;
-};
-
-struct SearchHit {
-  std::string url;
-  std::string title;
-  std::string snippet;  // with [ ] around matched terms
-  double rank = 0;      // bm25, lower is better
-};
-
-enum class OpenMode {
-  kCrawl,     // create if absent, resume if ours; refuse anything else untouched
-  kReadOnly,  // must exist and be ours; opened with SQLITE_OPEN_READONLY
+// One invocation of `webcrawl crawl` on the database (the `runs` view).
+struct RunRecord {
+  double started_at = 0;     // unix seconds
+  std::string version;       // "webcrawl 0.2"
+  std::string options;       // the effective options as JSON
+  std::string seeds_sha256;  // of the seed URLs given to this run, one per line; "" when none
 };
 
 // Who copies a writable Store's WAL back into the database file.
@@ -172,15 +136,15 @@ enum class Checkpoints {
 
 class Store {
  public:
-  // Fails with kNotOurs for a file that exists and is not a webcrawl database
-  // (not SQLite, or SQLite without our application_id): such a file is never
-  // modified. A zero-length file counts as new. kStorage for other failures.
-  // kCrawl puts URLs left 'in_flight' by an earlier run back in the queue.
-  // `checkpoints` applies to kCrawl only.
-  static Result<std::unique_ptr<Store>> open(const std::string& path, OpenMode mode,
+  // Opens (creating or upgrading, see open_database) the database at `path`
+  // and puts URLs left 'in_flight' by an earlier run back in the queue. Fails
+  // with kNotOurs for a file that is not a webcrawl database (never
+  // modified), kStorage for other failures.
+  static Result<std::unique_ptr<Store>> open(const std::string& path,
                                              Checkpoints checkpoints = Checkpoints::kThread);
   ~Store();
   Store(const Store&) = delete;
+  const std::string& path() const { return path_; }
   Store& operator=(const Store&) = delete;
 
   // ---- crawl writes (writer thread) ----
@@ -195,7 +159,7 @@ class Store {
   Result<std::vector<QueuedUrl>> commit(const std::vector<PageResult>& results);
   // The same, with the batch's fetch and robots.txt records in the same transaction.
   Result<std::vector<QueuedUrl>> commit(const Batch& batch);
-  // Every URL still queued, in id order.
+  // Every URL still queued, in id order (tests and tools; a crawl reads windows).
   Result<std::vector<QueuedUrl>> queued_urls();
   // How many URLs each origin has queued (to resume a crawl without loading them).
   Result<std::vector<std::pair<std::string, int64_t>>> queued_by_host();
@@ -210,24 +174,21 @@ class Store {
   Result<std::vector<std::pair<std::string, int64_t>>> documents_by_host();
   // Number of documents stored (fetched, failed or skipped).
   Result<int64_t> document_count();
-  // Free-form crawl metadata (options, start time).
+  // Free-form crawl metadata.
   Result<void> set_meta(std::string_view key, std::string_view value);
   Result<std::optional<std::string>> get_meta(std::string_view key);
 
-  // ---- reads (any Store) ----
-
-  Result<CrawlStats> stats(std::size_t top_hosts = 10);
-  Result<std::vector<SearchHit>> search(std::string_view fts_query, std::size_t limit = 20);
-  // Runs one SQL statement; on a kReadOnly store writes fail. `on_columns` is
-  // called once before the rows; `on_row` per row, streaming.
-  Result<void> query(std::string_view sql,
-                     const std::function<void(const std::vector<std::string>&)>& on_columns,
-                     const std::function<void(const std::vector<Value>&)>& on_row);
+  // The manifest of this run: a `runs` row when it starts, completed when it
+  // ends. A run killed before end_run() keeps outcome NULL.
+  Result<int64_t> begin_run(const RunRecord& run);
+  // `outcome`: finished, limit, sigint, sigterm or error; `pages` stored by the run.
+  Result<void> end_run(int64_t id, double ended_at, int64_t pages, std::string_view outcome);
 
  private:
   struct Statements;
-  explicit Store(sqlite3* db);
+  Store(sqlite3* db, std::string path);
   sqlite3* db_;
+  std::string path_;
   std::unique_ptr<Statements> stmts_;
   std::unique_ptr<Checkpointer> checkpointer_;  // writable stores: copies the WAL back
 };

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "crawler/crawler.h"
+#include "storage/reader.h"
 #include "storage/store.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/test_server.h"
@@ -38,7 +39,7 @@ inline crawler::CrawlSummary crawl_ok(const crawler::CrawlOptions& o) {
 
 // Every row of `sql` as text ("" for NULL).
 inline std::vector<std::vector<std::string>> rows(const std::string& db, const std::string& sql) {
-  auto store = storage::Store::open(db, storage::OpenMode::kReadOnly);
+  auto store = storage::Reader::open(db);
   if (!store) throw std::runtime_error("open: " + store.error().message);
   std::vector<std::vector<std::string>> out;
   auto r = (*store)->query(

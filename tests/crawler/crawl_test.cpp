@@ -8,6 +8,7 @@
 #include <mutex>
 #include <thread>
 
+#include "common/version.h"
 #include "tests/crawler/crawl_support.h"
 #include "tests/support/test_server.h"
 
@@ -118,6 +119,14 @@ TEST_CASE("a crawl fetches every reachable page once and stores pages, text and 
   CHECK(by_dst[server.url("/chunked")].second == "1");
   CHECK(by_dst.count("http://example.invalid/x") == 1);
   CHECK(scalar(db, "SELECT COUNT(*) FROM links WHERE dst_url LIKE 'mailto:%'") == "0");
+
+  // The run's manifest, and the delay each host was kept to.
+  CHECK(rows(db, "SELECT outcome, pages, version FROM runs") ==
+        std::vector<std::vector<std::string>>{{"finished", "8", std::string("webcrawl ") + webcrawl::kVersion}});
+  CHECK(scalar(db, "SELECT json_extract(options, '$.delay') FROM runs") == "0.0");
+  CHECK(scalar(db, "SELECT length(seeds_sha256) FROM runs") == "64");
+  CHECK(scalar(db, "SELECT delay FROM hosts WHERE origin = '" + server.origin() + "'") == "0.0");
+  CHECK(scalar(db, "SELECT source FROM frontier WHERE url = '" + home + "'") == "seed");
 }
 
 TEST_CASE("full-text search finds crawled pages", "[crawl]") {
@@ -310,6 +319,8 @@ TEST_CASE("max depth and max pages limits stop the crawl", "[crawl]") {
     auto s = crawl_ok(o);
     CHECK(server.requests().size() == 5);
     CHECK(s.pages == 5);
+    CHECK(s.outcome == "limit");
+    CHECK(scalar(o.db_path, "SELECT outcome FROM runs") == "limit");
   }
 }
 

@@ -83,6 +83,9 @@ TEST_CASE("after SIGKILL the same command resumes and the result equals an unint
   auto again = run_webcrawl(args);
   REQUIRE(again.status == 0);
   CHECK(stored_paths(db) == reference);
+  // The killed run never said how it ended; the second did.
+  CHECK(rows(db, "SELECT ifnull(outcome, 'NULL') FROM runs ORDER BY id") ==
+        std::vector<std::vector<std::string>>{{"NULL"}, {"finished"}});
   CHECK(scalar(db, "SELECT COUNT(*) FROM frontier WHERE state = 'queued'") == "0");
   CHECK(scalar(db, "PRAGMA integrity_check") == "ok");
 

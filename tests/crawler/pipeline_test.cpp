@@ -43,7 +43,7 @@ WriterItem page_item(const storage::QueuedUrl& url, std::size_t weight) {
 
 TEST_CASE("the writer reports a batch taken before it reports it committed", "[pipeline]") {
   TempDir dir;
-  auto store = storage::Store::open(dir.file("crawl.db").string(), storage::OpenMode::kCrawl);
+  auto store = storage::Store::open(dir.file("crawl.db").string());
   REQUIRE(store);
   auto seeds = (*store)->add_seeds({{"http://127.0.0.1:1/a", "http://127.0.0.1:1", 0, 0, true, ""},
                                     {"http://127.0.0.1:1/b", "http://127.0.0.1:1", 0, 0, true, ""}});

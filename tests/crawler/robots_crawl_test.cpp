@@ -131,8 +131,8 @@ TEST_CASE("every request attempt is in fetches, every robots.txt body in robots"
   CHECK(scalar(db, "SELECT SUM(reused) FROM fetches") == "3");  // one connection for all four requests
   CHECK(scalar(db, "SELECT COUNT(*) FROM fetches WHERE wait_reason = 'host delay' AND waited > 0") != "0");
   // The politeness check, from the recorded starts.
-  CHECK(std::stod(scalar(db, "SELECT MIN(gap) FROM (SELECT started_at - LAG(started_at) OVER "
-                             "(ORDER BY started_at) AS gap FROM fetches)")) >= 0.05);
+  CHECK(std::stod(scalar(db, "SELECT MIN(gap) FROM (SELECT started_unix - LAG(started_unix) OVER "
+                             "(ORDER BY started_unix) AS gap FROM fetches)")) >= 0.05);
 
   CHECK(scalar(db, "SELECT body FROM robots") == robots);
   CHECK(scalar(db, "SELECT status FROM robots") == "200");

@@ -178,6 +178,7 @@ TEST_CASE("SIGINT during a long --delay exits at once", "[stop]") {
                      site.server, [&] { return answered(site.server, "/"); });
   check_stopped(r);
   CHECK(site.server.request_count("/next") == 0);
+  CHECK(rows(db, "SELECT outcome, pages FROM runs") == std::vector<std::vector<std::string>>{{"sigint", "1"}});
 }
 
 TEST_CASE("SIGTERM during a robots.txt Crawl-delay exits at once with status 0", "[stop]") {
@@ -193,6 +194,7 @@ TEST_CASE("SIGTERM during a robots.txt Crawl-delay exits at once with status 0",
                      [&] { return answered(site.server, "/robots.txt"); }, SIGTERM);
   check_stopped(r, 0);
   CHECK(site.server.request_count("/") == 0);
+  CHECK(scalar(db, "SELECT outcome FROM runs") == "sigterm");
 }
 
 TEST_CASE("SIGINT with a request in flight waits its grace, then exits", "[stop]") {
