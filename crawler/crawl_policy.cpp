@@ -28,6 +28,27 @@ bool host_failing(const FetchResponse& r) {
   return is_transient(r) && !r.answered;
 }
 
+std::string error_kind(const FetchResponse& r) {
+  if (r.error) {
+    switch (r.error->code) {
+      case Code::kDns: return "dns";
+      case Code::kTls: return "tls";
+      case Code::kTimeout: return "timeout";
+      case Code::kHttp:
+      case Code::kParse: return "protocol";
+      case Code::kCancelled: return "";
+      case Code::kNetwork:
+        if (r.error->message.rfind("dns ", 0) == 0) return "dns";  // a temporary DNS failure
+        return r.answered ? "protocol" : "connect";
+      default: return "other";
+    }
+  }
+  int s = r.status.value_or(0);
+  if (s >= 500) return "http 5xx";
+  if (s >= 400) return "http 4xx";
+  return "";
+}
+
 std::optional<double> parse_retry_after(std::string_view value, double now_unix) {
   value = parser::trim(value);
   if (value.empty()) return std::nullopt;

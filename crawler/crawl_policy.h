@@ -30,6 +30,12 @@ bool is_transient(const FetchResponse& response);
 // after the headers, is up.
 bool host_failing(const FetchResponse& response);
 
+// The kind of an outcome for "errors by kind": "dns", "connect" (refused,
+// reset or closed before any answer), "tls", "timeout", "protocol" (a
+// malformed or cut-short answer), "http 4xx", "http 5xx"; "" for a success
+// (2xx, 3xx) or a cancelled request.
+std::string error_kind(const FetchResponse& response);
+
 // Retry-After is delta-seconds or an HTTP-date (RFC 9110 10.2.3); the
 // seconds to wait from `now_unix`, nothing when it is absent or unreadable.
 std::optional<double> parse_retry_after(std::string_view value, double now_unix);

@@ -508,7 +508,9 @@ bool Crawl::admit(Job& job, const parser::Url& url) {
       case RobotsGate::Verdict::kDisallowed: {
         frontier_.cancel(origin);
         const std::string& why = robots_->unavailable(origin);
-        record(skipped(job, why.empty() ? "robots" : "robots: " + why));
+        storage::PageResult r = skipped(job, why.empty() ? "robots" : "robots: " + why);
+        if (!why.empty()) r.error_kind = "robots";
+        record(std::move(r));
         return false;
       }
       case RobotsGate::Verdict::kAllowed:
@@ -592,6 +594,7 @@ void Crawl::on_response(Job job, const parser::Url& url, FetchResponse response)
   if (response.error) {
     storage::PageResult r = result_for(job);
     r.error = response.error->message;
+    r.error_kind = error_kind(response);
     r.bytes = response.wire_bytes;
     record(std::move(r));
   } else if (is_redirect(*response.status) && !response.header("location").empty()) {
@@ -612,7 +615,13 @@ void Crawl::hand_to_parser(Job job, const parser::Url& url, FetchResponse respon
   page.wire_bytes = response.wire_bytes;
   page.truncated = response.truncated;
   page.fetched_at = unix_now();
-  if (!wants_parsing(page)) return record(build_page(std::move(page), policy_));
+  if (!wants_parsing(page)) {
+    storage::PageResult r = build_page(std::move(page), policy_);
+    r.error_kind = error_kind(response);
+    // A 429 or 5xx that outlasted its retries: the URL failed.
+    r.failed = is_transient(response);
+    return record(std::move(r));
+  }
   std::size_t weight = page.body.size();
   std::size_t cost = parse_cost(page);
   enter_pipeline(weight);
@@ -700,6 +709,7 @@ void Crawl::audit(const std::string& url, const std::string& origin, const char*
   f.bytes = response.wire_bytes;
   f.elapsed = response.elapsed;
   f.reused = response.reused_connection;
+  f.error_kind = error_kind(response);
   writer_->submit(std::move(f));
 }
 

@@ -58,7 +58,8 @@ CREATE TABLE documents(
   canonical TEXT,
   warc_file TEXT,
   warc_offset INTEGER,
-  payload_digest TEXT
+  payload_digest TEXT,
+  error_kind TEXT
 );
 CREATE TABLE edges(
   src_id INTEGER NOT NULL,
@@ -95,7 +96,8 @@ CREATE TABLE fetch_log(
   error TEXT,
   bytes INTEGER NOT NULL,
   elapsed REAL NOT NULL,
-  reused INTEGER NOT NULL
+  reused INTEGER NOT NULL,
+  error_kind TEXT
 );
 CREATE INDEX fetches_host ON fetch_log(host, started_at);
 CREATE TABLE robots_log(
@@ -129,6 +131,8 @@ ALTER TABLE documents ADD COLUMN canonical TEXT;
 ALTER TABLE documents ADD COLUMN warc_file TEXT;
 ALTER TABLE documents ADD COLUMN warc_offset INTEGER;
 ALTER TABLE documents ADD COLUMN payload_digest TEXT;
+ALTER TABLE documents ADD COLUMN error_kind TEXT;
+ALTER TABLE fetches ADD COLUMN error_kind TEXT;
 ALTER TABLE fetches RENAME TO fetch_log;
 ALTER TABLE robots RENAME TO robots_log;
 )sql";
@@ -192,7 +196,8 @@ SELECT u.url AS url,
             ELSE substr(u.url, instr(substr(u.url, 9), '/') + 8) END AS path,
        d.canonical AS canonical,
        d.warc_file AS warc_file,
-       d.warc_offset AS warc_offset
+       d.warc_offset AS warc_offset,
+       d.error_kind AS error_kind
 FROM documents d
 JOIN urls u ON u.id = d.url_id
 JOIN hosts h ON h.id = u.host_id;
@@ -226,7 +231,8 @@ SELECT url, host, address, kind, attempt,
        strftime('%Y-%m-%dT%H:%M:%fZ', started_at, 'unixepoch') AS started_at,
        waited, wait_reason, robots_rule, status, error, bytes, elapsed, reused,
        started_at AS started_unix,
-       id
+       id,
+       error_kind
 FROM fetch_log;
 CREATE VIEW robots AS
 SELECT host, url,

@@ -72,6 +72,12 @@ struct PageResult {
   bool skipped = false;               // never requested (robots, ...); `error` says why
   int64_t bytes = 0;                  // body bytes received (before decoding)
   bool truncated = false;             // body cut at --max-body
+  // What kind of error (README: errors by kind): "dns", "connect", "tls",
+  // "timeout", "protocol", "robots", "http 4xx", "http 5xx"; empty: none.
+  std::string error_kind;
+  // The URL failed although an answer came: a 429 or 5xx still there after
+  // the last retry. (No answer at all always fails.)
+  bool failed = false;
   std::optional<DiscoveredUrl> redirect;  // Location of a 3xx, resolved
   std::vector<OutLink> links;         // distinct targets found in the page
 };
@@ -93,6 +99,7 @@ struct FetchRecord {
   int64_t bytes = 0;
   double elapsed = 0;        // seconds from the start of the attempt to its end
   bool reused = false;       // over a kept-alive connection
+  std::string error_kind;    // as PageResult::error_kind
 };
 
 // One robots.txt fetch, kept whole (`robots`).

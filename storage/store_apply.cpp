@@ -45,8 +45,8 @@ Result<void> Store::Statements::prepare_all() {
       {&doc_final, "SELECT final_url FROM documents WHERE url_id = ?1"},
       {&doc_put,
        "INSERT OR REPLACE INTO documents(url_id, final_url, status, content_type, title, text, "
-       "fetched_at, error, bytes, truncated, redirect_to, indexed, charset) "
-       "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"},
+       "fetched_at, error, bytes, truncated, redirect_to, indexed, charset, error_kind) "
+       "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"},
       {&doc_set_final, "UPDATE documents SET final_url = ?2 WHERE url_id = ?1"},
       {&fts_insert, "INSERT INTO pages_fts(rowid, title, text) VALUES(?1, ?2, ?3)"},
       {&fts_delete,
@@ -56,8 +56,8 @@ Result<void> Store::Statements::prepare_all() {
       {&meta_set, "INSERT OR REPLACE INTO meta(key, value) VALUES(?1, ?2)"},
       {&fetch_insert,
        "INSERT INTO fetch_log(url, host, address, kind, attempt, started_at, waited, wait_reason, "
-       "robots_rule, status, error, bytes, elapsed, reused) "
-       "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"},
+       "robots_rule, status, error, bytes, elapsed, reused, error_kind) "
+       "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"},
       {&url_started, "UPDATE urls SET state = 'in_flight' WHERE id = ?1 AND state = 'queued'"},
       {&robots_insert,
        "INSERT INTO robots_log(host, url, fetched_at, status, error, body, crawl_delay, sitemaps) "
@@ -238,7 +238,7 @@ Result<void> Store::Statements::put_document(const PageResult& page, std::string
   if (page.fetched_at > 0) put.bind_real(7, page.fetched_at);
   put.bind_text_or_null(8, error).bind_int(9, page.bytes).bind_int(10, page.truncated ? 1 : 0);
   if (page.redirect) put.bind_text(11, page.redirect->url);
-  put.bind_int(12, page.index ? 1 : 0).bind_text_or_null(13, page.charset);
+  put.bind_int(12, page.index ? 1 : 0).bind_text_or_null(13, page.charset).bind_text_or_null(14, page.error_kind);
   if (auto r = run(db, put, "store document"); !r) return r;
   if (!page.index) return {};
   Call fts(fts_insert.get());
@@ -274,7 +274,7 @@ Result<void> Store::Statements::record_fetch(const FetchRecord& f) {
     put.bind_null(10);
   }
   put.bind_text_or_null(11, f.error).bind_int(12, f.bytes).bind_real(13, f.elapsed);
-  put.bind_int(14, f.reused ? 1 : 0);
+  put.bind_int(14, f.reused ? 1 : 0).bind_text_or_null(15, f.error_kind);
   return run(db, put, "record fetch");
 }
 

@@ -40,7 +40,7 @@ inline const char* state_for_new(const DiscoveredUrl& t) {
 
 inline const char* state_for_result(const PageResult& page, std::string_view error) {
   if (page.skipped) return "skipped";
-  if (!error.empty() && !page.status) return "failed";
+  if ((!error.empty() && !page.status) || page.failed) return "failed";
   return "done";
 }
 

@@ -106,3 +106,20 @@ TEST_CASE("robots.txt statuses map to rules as RFC 9309 says", "[policy]") {
   CHECK(redirect.location == "/elsewhere.txt");
   CHECK(robots_outcome(moved, kMaxRobotsRedirects, 2).kind == Kind::kAllowAll);
 }
+
+TEST_CASE("each outcome has one error kind", "[policy]") {
+  CHECK(error_kind(with_status(200)).empty());
+  CHECK(error_kind(with_status(301)).empty());
+  CHECK(error_kind(with_status(404)) == "http 4xx");
+  CHECK(error_kind(with_status(503)) == "http 5xx");
+  CHECK(error_kind(with_error(Code::kDns)) == "dns");
+  CHECK(error_kind(with_error(Code::kTls)) == "tls");
+  CHECK(error_kind(with_error(Code::kTimeout)) == "timeout");
+  CHECK(error_kind(with_error(Code::kNetwork)) == "connect");
+  CHECK(error_kind(with_error(Code::kNetwork, true)) == "protocol");  // reset mid-answer
+  CHECK(error_kind(with_error(Code::kHttp, true)) == "protocol");
+  CHECK(error_kind(with_error(Code::kCancelled)).empty());
+  FetchResponse temporary;
+  temporary.error = Error{Code::kNetwork, "dns a.test: temporary failure"};
+  CHECK(error_kind(temporary) == "dns");
+}

@@ -398,6 +398,10 @@ TEST_CASE("transient failures are retried, then recorded", "[crawl]") {
   CHECK(page_field(db, server.url("/"), "title") == "ok now");
   CHECK(server.request_count("/down") == 2);
   CHECK(page_field(db, server.url("/down"), "status") == "500");
+  // Still failing after its last retry: the URL failed, and says how.
+  CHECK(page_field(db, server.url("/down"), "state") == "failed");
+  CHECK(page_field(db, server.url("/down"), "error_kind") == "http 5xx");
+  CHECK(page_field(db, server.url("/"), "state") == "done");
 }
 
 TEST_CASE("a connection refused is a recorded error", "[crawl]") {

@@ -151,13 +151,13 @@ TEST_CASE("every view has the columns the README documents", "[storage]") {
   CHECK(columns(*store, "SELECT * FROM pages") ==
         Names{"url", "final_url", "status", "content_type", "depth", "title", "text", "fetched_at", "error", "bytes",
               "truncated", "host", "url_id", "redirect_to", "state", "fetched_unix", "charset", "path",
-              "canonical", "warc_file", "warc_offset"});
+              "canonical", "warc_file", "warc_offset", "error_kind"});
   CHECK(columns(*store, "SELECT * FROM frontier") ==
         Names{"url", "host", "depth", "state", "reason", "id", "redirects", "via", "discovered_at",
               "discovered_unix", "source", "lastmod"});
   CHECK(columns(*store, "SELECT * FROM fetches") ==
         Names{"url", "host", "address", "kind", "attempt", "started_at", "waited", "wait_reason", "robots_rule",
-              "status", "error", "bytes", "elapsed", "reused", "started_unix", "id"});
+              "status", "error", "bytes", "elapsed", "reused", "started_unix", "id", "error_kind"});
   CHECK(columns(*store, "SELECT * FROM robots") ==
         Names{"host", "url", "fetched_at", "status", "error", "body", "crawl_delay", "sitemaps", "fetched_unix"});
   CHECK(columns(*store, "SELECT * FROM sitemaps") ==
