@@ -1,5 +1,6 @@
 #include "crawler/page_builder.h"
 
+#include "parser/ascii.h"
 #include "parser/charset.h"
 #include "parser/utf8.h"
 
@@ -10,37 +11,21 @@
 namespace webcrawl::crawler {
 namespace {
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
-}
-
-bool starts_with_ci(std::string_view s, std::string_view prefix) {
-  if (s.size() < prefix.size()) return false;
-  for (std::size_t i = 0; i < prefix.size(); i++) {
-    if (std::tolower(static_cast<unsigned char>(s[i])) != prefix[i]) return false;
-  }
-  return true;
-}
-
 bool looks_like_html(std::string_view body) {
   // Skip a UTF-8 BOM and leading white space, then look for the usual openings.
   if (body.substr(0, 3) == "\xEF\xBB\xBF") body.remove_prefix(3);
-  body = trim(body.substr(0, 1024));
-  return starts_with_ci(body, "<!doctype html") || starts_with_ci(body, "<html") ||
-         starts_with_ci(body, "<head") || starts_with_ci(body, "<body") ||
-         starts_with_ci(body, "<!--");
+  body = parser::trim(body.substr(0, 1024));
+  using parser::istarts_with;
+  return istarts_with(body, "<!doctype html") || istarts_with(body, "<html") ||
+         istarts_with(body, "<head") || istarts_with(body, "<body") ||
+         istarts_with(body, "<!--");
 }
 
 }  // namespace
 
 std::string media_type(std::string_view content_type) {
-  std::string_view m = trim(content_type.substr(0, content_type.find(';')));
-  std::string out(m);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
+  std::string_view m = parser::trim(content_type.substr(0, content_type.find(';')));
+  return parser::ascii_lowercase(m);
 }
 
 bool wants_parsing(const FetchedPage& page) {

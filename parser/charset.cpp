@@ -1,5 +1,7 @@
 #include "parser/charset.h"
 
+#include "parser/ascii.h"
+
 #include <errno.h>
 #include <iconv.h>
 
@@ -354,27 +356,10 @@ constexpr Label kLabels[] = {
 static_assert(std::ranges::is_sorted(kLabels, {}, &Label::label));
 constexpr std::size_t kLongestLabel = 19;  // "cseucpkdfmtjapanese"
 
-// ASCII whitespace as the Encoding and HTML Standards define it.
-bool is_space(char c) { return c == '\t' || c == '\n' || c == '\f' || c == '\r' || c == ' '; }
-
-bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-
-char to_lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
-
-// ASCII case-insensitive equality with a lowercase literal.
-bool equals_lower(std::string_view s, std::string_view lower) {
-  return s.size() == lower.size() &&
-         std::equal(s.begin(), s.end(), lower.begin(), [](char a, char b) { return to_lower(a) == b; });
-}
+bool is_space(char c) { return is_html_space(c); }
 
 bool starts_with_lower(std::string_view s, std::size_t pos, std::string_view lower) {
-  return pos <= s.size() && equals_lower(s.substr(pos, lower.size()), lower);
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
-  return s;
+  return pos <= s.size() && iequals(s.substr(pos, lower.size()), lower);
 }
 
 // The Encoding Standard's "get an encoding".
@@ -382,7 +367,7 @@ Enc encoding_for_label(std::string_view label) {
   label = trim(label);
   if (label.empty() || label.size() > kLongestLabel) return Enc::kUnknown;
   char buffer[kLongestLabel];
-  std::transform(label.begin(), label.end(), buffer, to_lower);
+  std::transform(label.begin(), label.end(), buffer, ascii_lower);
   std::string_view lower(buffer, label.size());
   const auto* it = std::lower_bound(std::begin(kLabels), std::end(kLabels), lower,
                                     [](const Label& l, std::string_view key) { return l.label < key; });
@@ -435,7 +420,7 @@ std::string_view charset_parameter(std::string_view content_type) {
       value = content_type.substr(value_start, std::min(pos, n) - value_start);
       while (!value.empty() && is_http_space(value.back())) value.remove_suffix(1);
     }
-    if (equals_lower(name, "charset") && !value.empty()) return value;
+    if (iequals(name, "charset") && !value.empty()) return value;
   }
   return {};
 }
@@ -544,16 +529,16 @@ MetaResult prescan_meta(std::string_view s, std::size_t& pos) {
     if (got == Got::kEnd) return {Enc::kUnknown, true};
     if (got == Got::kNone) break;
     // Only the first attribute of each name counts.
-    if (equals_lower(attr.name, "http-equiv")) {
+    if (iequals(attr.name, "http-equiv")) {
       if (std::exchange(seen_http_equiv, true)) continue;
-      if (equals_lower(attr.value, "content-type")) got_pragma = true;
-    } else if (equals_lower(attr.name, "content")) {
+      if (iequals(attr.value, "content-type")) got_pragma = true;
+    } else if (iequals(attr.name, "content")) {
       if (std::exchange(seen_content, true) || charset) continue;
       const Enc enc = encoding_from_content(attr.value);
       if (enc == Enc::kUnknown) continue;
       charset = enc;
       need_pragma = true;
-    } else if (equals_lower(attr.name, "charset")) {
+    } else if (iequals(attr.name, "charset")) {
       if (std::exchange(seen_charset, true)) continue;
       charset = encoding_for_label(attr.value);
       need_pragma = false;
@@ -586,7 +571,7 @@ Enc prescan(std::string_view body) {
       continue;
     }
     const bool lt = s[pos] == '<' && pos + 1 < n;
-    if (lt && (is_alpha(s[pos + 1]) || (s[pos + 1] == '/' && pos + 2 < n && is_alpha(s[pos + 2])))) {
+    if (lt && (is_ascii_alpha(s[pos + 1]) || (s[pos + 1] == '/' && pos + 2 < n && is_ascii_alpha(s[pos + 2])))) {
       // Any other tag: skip its name and attributes, so a '<meta' inside an
       // attribute value is not taken for a tag.
       while (pos < n && !is_space(s[pos]) && s[pos] != '>') ++pos;
@@ -612,43 +597,7 @@ Enc prescan(std::string_view body) {
 
 constexpr std::string_view kReplacement = "\xEF\xBF\xBD";  // U+FFFD
 
-// Skips ASCII eight bytes at a time: most of most pages is ASCII markup.
-std::size_t skip_ascii(std::string_view s, std::size_t i) {
-  constexpr std::uint64_t kHighBits = 0x8080808080808080ULL;
-  for (; i + 8 <= s.size(); i += 8) {
-    std::uint64_t word;
-    std::memcpy(&word, s.data() + i, sizeof word);
-    if (word & kHighBits) break;
-  }
-  while (i < s.size() && static_cast<unsigned char>(s[i]) < 0x80) ++i;
-  return i;
-}
-
 bool is_continuation(char c) { return (static_cast<unsigned char>(c) & 0xC0) == 0x80; }
-
-// Index of the first malformed sequence, or npos.
-std::size_t first_invalid(std::string_view s, std::size_t i) {
-  for (;;) {
-    i = skip_ascii(s, i);
-    if (i >= s.size()) return std::string_view::npos;
-    // Two- and three-byte sequences whose leads put no extra limit on the
-    // second byte are checked inline: they are nearly all of non-ASCII text.
-    const auto lead = static_cast<unsigned char>(s[i]);
-    if (lead >= 0xC2 && lead <= 0xDF && i + 1 < s.size() && is_continuation(s[i + 1])) {
-      i += 2;
-      continue;
-    }
-    if (lead >= 0xE1 && lead <= 0xEF && lead != 0xED && i + 2 < s.size() && is_continuation(s[i + 1]) &&
-        is_continuation(s[i + 2])) {
-      i += 3;
-      continue;
-    }
-    bool valid = false;
-    const std::size_t length = utf8_sequence(s, i, &valid);
-    if (!valid) return i;
-    i += length;
-  }
-}
 
 // The longest prefix of valid UTF-8 `s` that has at most `max` bytes and ends
 // on a character boundary.
@@ -670,7 +619,7 @@ bool append_bounded(std::string& out, std::string_view piece, std::size_t max) {
 
 Utf8Text repair_utf8(std::string body, std::size_t max_output) {
   Utf8Text result;
-  std::size_t bad = first_invalid(body, 0);
+  std::size_t bad = first_invalid_utf8(body, 0);
   if (bad == std::string::npos) {
     const std::size_t keep = boundary_prefix(body, max_output);
     result.truncated = keep < body.size();
@@ -692,7 +641,7 @@ Utf8Text repair_utf8(std::string body, std::size_t max_output) {
     }
     ++result.replaced;
     run = bad + length;
-    bad = first_invalid(in, run);
+    bad = first_invalid_utf8(in, run);
   }
   result.truncated = !append_bounded(out, in.substr(run), max_output);
   return result;

@@ -1,5 +1,7 @@
 #include "parser/content_decoder.h"
 
+#include "parser/ascii.h"
+
 #include <brotli/decode.h>
 #include <zlib.h>
 
@@ -15,22 +17,6 @@ namespace {
 // Decoders inflate into a fixed buffer of this size and copy out only what
 // fits under the limit, so a bomb never makes us allocate past max_output.
 constexpr std::size_t kStep = 16 * 1024;
-
-std::string_view trim_ows(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (x != b[i]) return false;
-  }
-  return true;
-}
 
 Error corrupt(std::string_view what, std::string_view detail) {
   return make_error(Code::kParse, std::string(what) + ": " + std::string(detail));

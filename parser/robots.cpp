@@ -1,5 +1,7 @@
 #include "parser/robots.h"
 
+#include "parser/ascii.h"
+
 #include <algorithm>
 #include <charconv>
 #include <system_error>
@@ -9,24 +11,11 @@ namespace webcrawl::parser {
 namespace {
 
 constexpr std::string_view kBom = "\xEF\xBB\xBF";
+
+// robots.txt separates with spaces and tabs; lines are already split at CR and LF.
 constexpr std::string_view kSpace = " \t\v\f";
-
-std::string_view trim(std::string_view s) {
-  std::size_t begin = s.find_first_not_of(kSpace);
-  if (begin == std::string_view::npos) return {};
-  std::size_t end = s.find_last_not_of(kSpace);
-  return s.substr(begin, end - begin + 1);
-}
-
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (lower(a[i]) != lower(b[i])) return false;
-  }
-  return true;
-}
+bool is_space(char c) { return kSpace.find(c) != std::string_view::npos; }
+std::string_view trim_space(std::string_view s) { return trim_if(s, is_space); }
 
 bool is_token_char(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == '-';
@@ -180,8 +169,8 @@ class GroupReader {
     text = text.substr(0, text.find('#'));
     std::size_t colon = text.find(':');
     if (colon == std::string_view::npos) return;
-    std::string_view key = trim(text.substr(0, colon));
-    std::string_view value = trim(text.substr(colon + 1));
+    std::string_view key = trim_space(text.substr(0, colon));
+    std::string_view value = trim_space(text.substr(colon + 1));
     if (iequals(key, "user-agent")) return user_agent(value);
     if (iequals(key, "allow")) return rule(true, value, number);
     if (iequals(key, "disallow")) return rule(false, value, number);
@@ -291,7 +280,7 @@ RobotsDecision RobotsTxt::check(std::string_view path_and_query) const {
 }
 
 std::string product_token(std::string_view user_agent) {
-  user_agent = trim(user_agent);
+  user_agent = trim_space(user_agent);
   std::size_t n = 0;
   while (n < user_agent.size() && is_token_char(user_agent[n])) ++n;
   return std::string(user_agent.substr(0, n));

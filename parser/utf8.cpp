@@ -1,6 +1,50 @@
 #include "parser/utf8.h"
 
+#include <cstdint>
+#include <cstring>
+
 namespace webcrawl::parser {
+namespace {
+
+bool is_continuation(char c) { return (static_cast<unsigned char>(c) & 0xC0) == 0x80; }
+
+// Skips ASCII eight bytes at a time: most of most pages is ASCII markup.
+std::size_t skip_ascii(std::string_view s, std::size_t i) {
+  constexpr std::uint64_t kHighBits = 0x8080808080808080ULL;
+  for (; i + 8 <= s.size(); i += 8) {
+    std::uint64_t word;
+    std::memcpy(&word, s.data() + i, sizeof word);
+    if (word & kHighBits) break;
+  }
+  while (i < s.size() && static_cast<unsigned char>(s[i]) < 0x80) ++i;
+  return i;
+}
+
+}  // namespace
+
+std::size_t first_invalid_utf8(std::string_view s, std::size_t i) {
+  for (;;) {
+    i = skip_ascii(s, i);
+    if (i >= s.size()) return std::string_view::npos;
+    // Two- and three-byte sequences whose leads put no extra limit on the
+    // second byte are checked inline: they are nearly all of non-ASCII text.
+    const auto lead = static_cast<unsigned char>(s[i]);
+    if (lead >= 0xC2 && lead <= 0xDF && i + 1 < s.size() && is_continuation(s[i + 1])) {
+      i += 2;
+      continue;
+    }
+    if (lead >= 0xE1 && lead <= 0xEF && lead != 0xED && i + 2 < s.size() && is_continuation(s[i + 1]) &&
+        is_continuation(s[i + 2])) {
+      i += 3;
+      continue;
+    }
+    bool valid = false;
+    const std::size_t length = utf8_sequence(s, i, &valid);
+    if (!valid) return i;
+    i += length;
+  }
+}
+
 
 std::size_t utf8_sequence(std::string_view s, std::size_t i, bool* valid) {
   auto lead = static_cast<unsigned char>(s[i]);
@@ -34,13 +78,24 @@ std::size_t utf8_sequence(std::string_view s, std::size_t i, bool* valid) {
   return n;
 }
 
-bool is_valid_utf8(std::string_view s) {
-  for (std::size_t i = 0; i < s.size();) {
+bool is_valid_utf8(std::string_view s) { return first_invalid_utf8(s, 0) == std::string_view::npos; }
+
+std::string_view repair_utf8(std::string_view text, std::string& storage) {
+  std::size_t bad = first_invalid_utf8(text, 0);
+  if (bad == std::string_view::npos) return text;
+  storage.assign(text.substr(0, bad));
+  std::size_t i = bad;
+  while (i < text.size()) {
     bool valid = false;
-    i += utf8_sequence(s, i, &valid);
-    if (!valid) return false;
+    std::size_t n = utf8_sequence(text, i, &valid);
+    if (valid) {
+      storage.append(text.substr(i, n));
+    } else {
+      storage.append("\xEF\xBF\xBD");
+    }
+    i += n;
   }
-  return true;
+  return storage;
 }
 
 }  // namespace webcrawl::parser

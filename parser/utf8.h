@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <string>
 #include <string_view>
 
 namespace webcrawl::parser {
@@ -12,7 +13,15 @@ namespace webcrawl::parser {
 // decoder turns into one U+FFFD.
 std::size_t utf8_sequence(std::string_view s, std::size_t i, bool* valid);
 
+// Index of the first malformed sequence in `s` at or after `from`, or npos.
+// ASCII is skipped eight bytes at a time: most of most pages is markup.
+std::size_t first_invalid_utf8(std::string_view s, std::size_t from);
+
 // Strict UTF-8: no overlongs, surrogates or code points past U+10FFFF.
 bool is_valid_utf8(std::string_view s);
+
+// `text` when it is valid UTF-8; otherwise a copy in `storage` with each
+// malformed sequence (maximal subpart) replaced by U+FFFD.
+std::string_view repair_utf8(std::string_view text, std::string& storage);
 
 }  // namespace webcrawl::parser
