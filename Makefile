@@ -57,6 +57,15 @@ bench-docs: build
 	$(call install_missing,$(BENCH_PACKAGES))
 	@bash bench/docs_crawl.sh $(BUILD)
 
+# Memory on real pages (issue 11): crawls Debian's Java 17 API docs (10,137
+# pages, some 3-6 MB) on loopback with nginx; prints pages stored against
+# pages reachable, pages/s, peak RSS and duplicate requests. See bench/javadoc.sh.
+JAVADOC_PACKAGES := openjdk-17-doc nginx time python3
+.PHONY: bench-javadoc
+bench-javadoc: build
+	$(call install_missing,$(JAVADOC_PACKAGES))
+	@bash bench/javadoc.sh $(BUILD)
+
 # libFuzzer with ASan and UBSan on the parser surfaces (clang, in $(FUZZ)/):
 # runs each target FUZZ_SECONDS on tests/fuzz/corpus/<target>/ and merges new
 # coverage back into it. Fails when a target finds anything.

@@ -42,11 +42,12 @@ constexpr double kGracePeriod = 3.0;               // seconds in-flight requests
 constexpr std::size_t kPipelineBytes = 32u << 20;  // bodies between fetch and commit
 constexpr std::size_t kMinWindow = 16;             // queued URLs per host kept in memory
 
-// Parsing admits pages against a memory budget. A gumbo tree takes about 13
-// times the HTML it comes from (Java 17 API docs: a 6.0 MB page grew the
-// peak RSS by 77 MB, 2.9 MB by 33 MB, 1.9 MB by 21 MB), so two multi-MB pages
-// parsed side by side would take more than the rest of the crawl does.
-constexpr std::size_t kTreeFactor = 13;
+// Parsing admits pages against a memory budget. A gumbo tree takes up to
+// about 9 times the HTML it comes from (Java 17 API docs: a 6.0 MB page grew
+// the peak RSS by 51 MB, 2.9 MB by 23 MB, 1.9 MB by 14 MB; see the arena in
+// parser/extract.cpp), so two multi-MB pages parsed side by side would take
+// more than the rest of the crawl does.
+constexpr std::size_t kTreeFactor = 9;
 constexpr std::size_t kParseBudget = 40u << 20;  // expected tree bytes parsed at once
 constexpr std::size_t kSmallParse = 4u << 20;    // always admitted (about 300 KB of HTML)
 std::size_t parse_cost(const FetchedPage& page) { return 64 * 1024 + kTreeFactor * page.body.size(); }
@@ -188,7 +189,12 @@ class Crawl {
   uv_loop_t* loop_ = nullptr;  // on the heap: a crawl stopped with lookups running leaves it behind
   std::unique_ptr<Fetcher> fetcher_;
   std::unique_ptr<StoreWriter> writer_;
-  std::unique_ptr<BudgetPool<FetchedPage>> parsers_;
+  // A page to parse, and the weight it holds in the pipeline until the writer takes it.
+  struct ParseJob {
+    FetchedPage page;
+    std::size_t weight = 0;
+  };
+  std::unique_ptr<BudgetPool<ParseJob>> parsers_;
   std::unique_ptr<RobotsGate> robots_;
   std::unique_ptr<Progress> progress_;
   std::unique_ptr<storage::Store> store_;  // until the writer takes it
@@ -390,9 +396,8 @@ Result<CrawlSummary> Crawl::run() {
   });
   int threads = options_.parse_threads > 0 ? options_.parse_threads
                                            : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  parsers_ = std::make_unique<BudgetPool<FetchedPage>>(threads, kParseBudget, kSmallParse, [this](FetchedPage&& page) {
-    std::size_t weight = page.body.size();
-    writer_->submit(PageItem{build_page(std::move(page), policy_), weight});
+  parsers_ = std::make_unique<BudgetPool<ParseJob>>(threads, kParseBudget, kSmallParse, [this](ParseJob&& job) {
+    writer_->submit(PageItem{build_page(std::move(job.page), policy_), job.weight});
   }, "parse", kParseNice);
 
   loop_ = new uv_loop_t;
@@ -622,10 +627,12 @@ void Crawl::hand_to_parser(Job job, const parser::Url& url, FetchResponse respon
     r.failed = is_transient(response);
     return record(std::move(r));
   }
-  std::size_t weight = page.body.size();
+  // A page whose tree will not fit beside others weighs that tree in the
+  // pipeline, so fetching waits while it parses instead of piling up bodies.
   std::size_t cost = parse_cost(page);
+  std::size_t weight = page.body.size() + (cost > kSmallParse ? cost : 0);
   enter_pipeline(weight);
-  parsers_->submit(std::move(page), cost);
+  parsers_->submit(ParseJob{std::move(page), weight}, cost);
 }
 
 void Crawl::retry_later(Job job, const FetchResponse& response) {

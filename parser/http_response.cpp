@@ -68,6 +68,12 @@ struct HttpResponseParser::State {
     auto d = ContentDecoder::create(response->header("content-encoding"), limits->max_body);
     if (!d) return fail(d.error());
     decoder = std::move(*d);
+    // A body as sent, of a known length, gets its room at once: no growth
+    // by doubling, with its copies and up to twice the memory at the end.
+    std::string_view coding = trim_ows(response->header("content-encoding"));
+    if ((parser.flags & F_CONTENT_LENGTH) != 0 && (coding.empty() || iequals(coding, "identity"))) {
+      response->body.reserve(static_cast<std::size_t>(std::min<uint64_t>(parser.content_length, limits->max_body)));
+    }
     if (limits->keep_raw) {
       sha1 = EVP_MD_CTX_new();
       if (!sha1 || EVP_DigestInit_ex(sha1, EVP_sha1(), nullptr) != 1) {
