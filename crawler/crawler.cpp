@@ -1,56 +1,25 @@
-// The crawl: the loop, the pump that starts requests, and what happens to a
-// response. Policy decisions are crawl_policy.h's, robots.txt is the
-// RobotsGate's, the progress line is Progress's; this file wires them to the
-// frontier, the fetcher, the parse pool and the writer.
+// A crawl's life: set-up, the loop, signals, the writer's replies, the end.
+// The pump and what happens to each response are in crawl_fetch.cpp.
 #include "crawler/crawler.h"
 
+#include <openssl/evp.h>
 #include <sys/resource.h>
 #include <unistd.h>
-#include <openssl/evp.h>
-#include <uv.h>
 
 #include <algorithm>
-#include <chrono>
-#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <iomanip>
-#include <mutex>
-#include <random>
 #include <sstream>
-#include <unordered_map>
 
-#include "crawler/config.h"
-#include "crawler/crawl_policy.h"
-#include "crawler/fetcher.h"
-#include "crawler/frontier.h"
-#include "crawler/link_policy.h"
-#include "crawler/page_builder.h"
-#include "crawler/pipeline.h"
-#include "crawler/progress.h"
-#include "crawler/robots_gate.h"
-#include "crawler/store_writer.h"
-#include "crawler/uv_util.h"
+#include "common/clock.h"
 #include "common/version.h"
+#include "crawler/config.h"
+#include "crawler/crawl.h"
+#include "crawler/uv_util.h"
 
 namespace webcrawl::crawler {
 namespace {
-
-constexpr int kMaxRedirects = 10;
-constexpr std::size_t kRobotsMaxBody = parser::kMaxRobotsBytes + 16 * 1024;
-constexpr double kGracePeriod = 3.0;               // seconds in-flight requests get after a stop
-constexpr std::size_t kPipelineBytes = 32u << 20;  // bodies between fetch and commit
-constexpr std::size_t kMinWindow = 16;             // queued URLs per host kept in memory
-
-// Parsing admits pages against a memory budget. A gumbo tree takes up to
-// about 9 times the HTML it comes from (Java 17 API docs: a 6.0 MB page grew
-// the peak RSS by 51 MB, 2.9 MB by 23 MB, 1.9 MB by 14 MB; see the arena in
-// parser/extract.cpp), so two multi-MB pages parsed side by side would take
-// more than the rest of the crawl does.
-constexpr std::size_t kTreeFactor = 9;
-constexpr std::size_t kParseBudget = 40u << 20;  // expected tree bytes parsed at once
-constexpr std::size_t kSmallParse = 4u << 20;    // always admitted (about 300 KB of HTML)
-std::size_t parse_cost(const FetchedPage& page) { return 64 * 1024 + kTreeFactor * page.body.size(); }
 
 // Sockets kept open between requests on top of the `concurrency` active ones,
 // so that a crawl over more hosts than that reuses each host's connection
@@ -70,18 +39,6 @@ std::size_t idle_socket_budget(int concurrency) {
   return fds > used ? std::min(kMaxIdle, fds - used) : 0;
 }
 
-double unix_now() {
-  using namespace std::chrono;
-  return duration<double>(system_clock::now().time_since_epoch()).count();
-}
-
-// "allow /docs/ (line 4)", for the audit trail.
-std::string describe(const std::optional<parser::RobotsDecision>& d) {
-  if (!d || !d->rule) return "no matching rule";
-  return std::string(d->rule->allow ? "allow " : "disallow ") + d->rule->pattern + " (line " +
-         std::to_string(d->rule->line) + ")";
-}
-
 // SHA-256 of `text` in lowercase hex (the run manifest's seeds_sha256).
 std::string sha256_hex(std::string_view text) {
   unsigned char digest[EVP_MAX_MD_SIZE];
@@ -96,13 +53,10 @@ std::string sha256_hex(std::string_view text) {
   return out;
 }
 
-bool cancelled(const FetchResponse& r) { return r.error && r.error->code == Code::kCancelled; }
-
 Error from_uv_setup(int rc, const char* what) { return {Code::kIo, std::string(what) + ": " + uv_strerror(rc)}; }
 
 }  // namespace
 
-// The scheduler's policy: the flags, and the config file's [[hosts]] overrides.
 Frontier::Policy frontier_policy(const CrawlOptions& o) {
   Frontier::Policy p;
   p.delay = o.delay;
@@ -124,119 +78,6 @@ Frontier::Policy frontier_policy(const CrawlOptions& o) {
   }
   return p;
 }
-
-class Crawl {
- public:
-  Crawl(const CrawlOptions& options, std::ostream& log)
-      : options_(options),
-        log_(log),
-        frontier_(frontier_policy(options), monotonic_seconds),
-        policy_(options.scope, options.max_depth, options.max_url_length),
-        health_(options.park_after, options.park_seconds),
-        rng_(std::random_device{}()) {}
-
-  Result<CrawlSummary> run();
-
- private:
-  // Set-up and tear-down.
-  Result<void> prepare();
-  Result<void> open_loop();
-  void finish();
-  void on_signal(int signum);
-  void abandon_in_flight();
-
-  // The pump: start every request that may start now.
-  void pump();
-  void arm_timer();
-  bool admit(Job& job, const parser::Url& url);
-  void start(Job job, parser::Url url);
-  FetchRequest request_for(parser::Url url, std::size_t max_body) const;
-
-  // Outcomes.
-  void on_response(Job job, const parser::Url& url, FetchResponse response);
-  void retry_later(Job job, const FetchResponse& response);
-  void record(storage::PageResult result, std::size_t weight = 0);
-  void hand_to_parser(Job job, const parser::Url& url, FetchResponse response);
-  storage::PageResult redirect_result(const Job& job, const parser::Url& from, const FetchResponse& response);
-  storage::PageResult result_for(const Job& job) const;
-  storage::PageResult skipped(const Job& job, const std::string& why);
-  void audit(const std::string& url, const std::string& origin, const char* kind, int attempt, double waited,
-             const std::string& wait_reason, const std::string& robots_rule, const FetchResponse& response);
-  void on_robots_settled(const std::string& origin, bool known);
-
-  // The writer's replies, and the end.
-  void on_wake();
-  void maybe_finish();
-  void show_progress();
-  void note_fetcher_counts();
-
-  bool budget_left() const { return !options_.max_pages || stored_before_ + started_ < *options_.max_pages; }
-  // Counts a page handed to the parse pool or the writer.
-  void enter_pipeline(std::size_t weight) {
-    pipeline_items_++;
-    pipeline_bytes_ += weight;
-    uncommitted_++;
-  }
-  bool pipeline_full() const { return pipeline_items_ >= pipeline_limit_ || pipeline_bytes_ >= kPipelineBytes; }
-
-  const CrawlOptions& options_;
-  std::ostream& log_;
-  Frontier frontier_;
-  LinkPolicy policy_;
-  HostHealth health_;
-  std::mt19937_64 rng_;
-
-  uv_loop_t* loop_ = nullptr;  // on the heap: a crawl stopped with lookups running leaves it behind
-  std::unique_ptr<Fetcher> fetcher_;
-  std::unique_ptr<StoreWriter> writer_;
-  // A page to parse, and the weight it holds in the pipeline until the writer takes it.
-  struct ParseJob {
-    FetchedPage page;
-    std::size_t weight = 0;
-  };
-  std::unique_ptr<BudgetPool<ParseJob>> parsers_;
-  std::unique_ptr<RobotsGate> robots_;
-  std::unique_ptr<Progress> progress_;
-  std::unique_ptr<storage::Store> store_;  // until the writer takes it
-  // Every handle the crawl owns; finish() closes each one.
-  uv_async_t* wake_ = nullptr;
-  uv_timer_t* timer_ = nullptr;     // the frontier's next ready time
-  uv_timer_t* ticker_ = nullptr;    // the progress line
-  uv_timer_t* grace_ = nullptr;     // the stop's grace period
-  uv_signal_t* sigint_ = nullptr;
-  uv_signal_t* sigterm_ = nullptr;
-
-  std::mutex inbox_mutex_;
-  std::vector<WriterReply> inbox_;
-  bool wake_open_ = false;          // guarded by inbox_mutex_
-
-  // Pages handed to parse/writer and not yet taken into a writer batch: the
-  // bound on fetching. A batch being committed holds at most
-  // StoreWriter::kMaxBatch items on top, and counting them too would starve
-  // parsing during every commit (they were half the pipeline).
-  std::size_t pipeline_items_ = 0;
-  std::size_t pipeline_bytes_ = 0;
-  std::size_t uncommitted_ = 0;     // handed to parse/writer, not yet committed
-  std::size_t pipeline_limit_ = 128;
-  int64_t stored_before_ = 0;       // documents in the database when we started
-  int64_t started_ = 0;             // first attempts started by this run
-  int64_t stored_ = 0;              // documents committed by this run
-  int64_t errors_ = 0;
-  int64_t skipped_ = 0;             // never requested (robots.txt, per-host cap)
-  int64_t bytes_ = 0;
-  uint64_t requests_ = 0;
-  uint64_t connections_ = 0;
-  double began_ = 0;
-  bool stopping_ = false;           // a signal: start nothing new
-  bool abandoned_ = false;          // in-flight requests were dropped
-  bool finishing_ = false;
-  bool lookups_left_ = false;       // getaddrinfo calls outlived the crawl
-  int signal_ = 0;
-  std::optional<Error> fatal_;
-  int64_t run_id_ = 0;              // this run's row in `runs`
-  std::unordered_map<std::string, double> reported_delay_;  // hosts.delay as last written
-  std::unordered_map<std::string, int64_t> pages_per_host_;  // only with --max-pages-per-host
-};
 
 // ---- set-up -----------------------------------------------------------------
 
@@ -461,274 +302,6 @@ Result<CrawlSummary> Crawl::run() {
   return s;
 }
 
-// ---- the pump ---------------------------------------------------------------
-
-void Crawl::pump() {
-  if (finishing_) return;
-  if (!stopping_ && !fatal_) {
-    for (RefillRequest& r : frontier_.take_refills()) writer_->submit(std::move(r));
-    double now = monotonic_seconds();
-    while (!pipeline_full() && budget_left()) {
-      auto job = frontier_.pop(now);
-      if (!job) break;
-      auto url = parser::parse_url(job->url.url);
-      if (!url) {
-        // Stored URLs parsed when they were found; this only guards the database.
-        frontier_.cancel(job->url.origin);
-        storage::PageResult r = result_for(*job);
-        r.error = "invalid url: " + url.error().message;
-        record(std::move(r));
-        continue;
-      }
-      if (!admit(*job, *url)) continue;
-      if (job->attempt == 0) {
-        started_++;
-        if (options_.max_pages_per_host) pages_per_host_[job->url.origin]++;
-      }
-      start(std::move(*job), std::move(*url));
-    }
-    arm_timer();
-  }
-  maybe_finish();
-}
-
-// Whether a popped job may go out now (robots.txt, the per-host cap). A job
-// that may not is put back or recorded here, and its slot given back.
-bool Crawl::admit(Job& job, const parser::Url& url) {
-  const std::string origin = job.url.origin;
-  if (options_.robots) {
-    std::optional<parser::RobotsDecision> decision;
-    switch (robots_->check(origin, url.request_target(), &decision)) {
-      case RobotsGate::Verdict::kUnknown:
-        // The host's first request is its robots.txt, in this job's slot;
-        // the job waits in front of the host's queue.
-        frontier_.set_blocked(origin, true);
-        robots_->fetch(origin, job.waited, job.wait_reason);
-        frontier_.push_retry(std::move(job), 0);
-        return false;
-      case RobotsGate::Verdict::kFetching:
-        frontier_.push_retry(std::move(job), 0);
-        frontier_.cancel(origin);
-        return false;
-      case RobotsGate::Verdict::kDisallowed: {
-        frontier_.cancel(origin);
-        const std::string& why = robots_->unavailable(origin);
-        storage::PageResult r = skipped(job, why.empty() ? "robots" : "robots: " + why);
-        if (!why.empty()) r.error_kind = "robots";
-        record(std::move(r));
-        return false;
-      }
-      case RobotsGate::Verdict::kAllowed:
-        job.robots_rule = describe(decision);
-        break;
-    }
-  } else {
-    job.robots_rule = "robots off";
-  }
-  if (options_.max_pages_per_host && job.attempt == 0 &&
-      pages_per_host_[origin] >= *options_.max_pages_per_host) {
-    frontier_.cancel(origin);
-    record(skipped(job, "max pages per host"));
-    return false;
-  }
-  return true;
-}
-
-void Crawl::arm_timer() {
-  auto next = frontier_.next_ready_time();
-  if (pipeline_full() || !budget_left() || !next) {
-    uv_timer_stop(timer_);
-    return;
-  }
-  // libuv's clock is in whole milliseconds: round up, so the timer never fires
-  // before the host is ready (which would only spin).
-  double wait = std::max(0.0, *next - monotonic_seconds());
-  uv_timer_start(timer_, [](uv_timer_t* h) {
-    if (h->data) static_cast<Crawl*>(h->data)->pump();
-  }, static_cast<uint64_t>(std::ceil(wait * 1000.0)) + 1, 0);
-}
-
-FetchRequest Crawl::request_for(parser::Url url, std::size_t max_body) const {
-  FetchRequest r;
-  r.url = std::move(url);
-  r.max_body = max_body;
-  r.timeout = options_.timeout;
-  r.connect_timeout = std::min(options_.connect_timeout, options_.timeout);
-  r.read_timeout = std::min(options_.read_timeout, options_.timeout);
-  return r;
-}
-
-void Crawl::start(Job job, parser::Url url) {
-  if (job.attempt == 0) writer_->submit(StartedUrl{job.url.id});
-  double delay = frontier_.policy_delay(job.url.origin);
-  auto [known, fresh] = reported_delay_.try_emplace(job.url.origin, delay);
-  if (fresh || known->second != delay) {
-    known->second = delay;
-    writer_->submit(HostDelay{job.url.origin, delay});
-  }
-  FetchRequest request = request_for(url, options_.max_body);
-  fetcher_->fetch(std::move(request),
-                  [this, job = std::move(job), url = std::move(url)](FetchResponse response) mutable {
-                    on_response(std::move(job), url, std::move(response));
-                  });
-}
-
-// ---- outcomes ---------------------------------------------------------------
-
-void Crawl::on_response(Job job, const parser::Url& url, FetchResponse response) {
-  frontier_.finished(job.url.origin);
-  if (cancelled(response)) {
-    // Never sent (the crawl is stopping): the URL stays queued for the next run.
-    return maybe_finish();
-  }
-  if (options_.adaptive && response.status) {
-    frontier_.adapt(job.url.origin, response.elapsed, options_.adaptive_factor, options_.max_delay);
-  }
-  audit(job.url.url, job.url.origin, "page", job.attempt, job.waited, job.wait_reason, job.robots_rule, response);
-  note_fetcher_counts();
-  bytes_ += response.wire_bytes;
-  if (is_transient(response) && job.attempt < options_.retries) {
-    // Retried later, or, when stopping, left queued for the next run.
-    if (!stopping_) retry_later(std::move(job), response);
-    return pump();
-  }
-  // The URL's final outcome: it counts once for parking, whatever its attempts.
-  if (auto park = health_.url_finished(job.url.origin, host_failing(response))) {
-    frontier_.hold(job.url.origin, monotonic_seconds() + *park, "parked");
-  }
-  if (response.error) {
-    storage::PageResult r = result_for(job);
-    r.error = response.error->message;
-    r.error_kind = error_kind(response);
-    r.bytes = response.wire_bytes;
-    record(std::move(r));
-  } else if (is_redirect(*response.status) && !response.header("location").empty()) {
-    record(redirect_result(job, url, response));
-  } else {
-    hand_to_parser(std::move(job), url, std::move(response));
-  }
-  pump();
-}
-
-void Crawl::hand_to_parser(Job job, const parser::Url& url, FetchResponse response) {
-  FetchedPage page;
-  page.url = std::move(job.url);
-  page.final_url = url;
-  page.status = *response.status;
-  page.content_type = std::string(response.header("content-type"));
-  page.body = std::move(response.body);
-  page.wire_bytes = response.wire_bytes;
-  page.truncated = response.truncated;
-  page.fetched_at = unix_now();
-  if (!wants_parsing(page)) {
-    storage::PageResult r = build_page(std::move(page), policy_);
-    r.error_kind = error_kind(response);
-    // A 429 or 5xx that outlasted its retries: the URL failed.
-    r.failed = is_transient(response);
-    return record(std::move(r));
-  }
-  // A page whose tree will not fit beside others weighs that tree in the
-  // pipeline, so fetching waits while it parses instead of piling up bodies.
-  std::size_t cost = parse_cost(page);
-  std::size_t weight = page.body.size() + (cost > kSmallParse ? cost : 0);
-  enter_pipeline(weight);
-  parsers_->submit(ParseJob{std::move(page), weight}, cost);
-}
-
-void Crawl::retry_later(Job job, const FetchResponse& response) {
-  std::uniform_real_distribution<double> jitter(0.0, 1.0);
-  RetryWait w = retry_wait(job.attempt, options_.delay, response.header("retry-after"), unix_now(), jitter(rng_));
-  job.attempt++;
-  frontier_.push_retry(std::move(job), monotonic_seconds() + w.seconds, w.reason);
-}
-
-storage::PageResult Crawl::redirect_result(const Job& job, const parser::Url& from, const FetchResponse& response) {
-  storage::PageResult r = result_for(job);
-  r.status = response.status;
-  r.content_type = media_type(response.header("content-type"));
-  r.bytes = response.wire_bytes;
-  auto target = parser::resolve_url(from, response.header("location"));
-  if (!target) {
-    r.error = "bad redirect location: " + target.error().message;
-    return r;
-  }
-  storage::DiscoveredUrl d;
-  d.url = target->href();
-  d.origin = target->origin();
-  d.depth = job.url.depth;  // a redirect is not a hop
-  d.redirects = job.url.redirects + 1;
-  if (d.redirects > kMaxRedirects) {
-    d.skip_reason = "too many redirects";
-    r.error = "too many redirects";
-  } else {
-    // A seed that redirects (http to https, to www.) brings its target's host
-    // into scope, as the user meant the site, not the spelling.
-    if (job.url.depth == 0) policy_.add_seed_host(target->hostname());
-    if (policy_.in_scope(*target)) {
-      d.follow = true;
-    } else {
-      d.skip_reason = "out of scope";
-    }
-  }
-  r.redirect = std::move(d);
-  return r;
-}
-
-void Crawl::record(storage::PageResult result, std::size_t weight) {
-  if (result.skipped) {
-    skipped_++;
-  } else if (!result.error.empty() && !result.status) {
-    errors_++;
-  }
-  enter_pipeline(weight);
-  writer_->submit(PageItem{std::move(result), weight});
-}
-
-storage::PageResult Crawl::result_for(const Job& job) const {
-  storage::PageResult r;
-  r.url_id = job.url.id;
-  r.final_url = job.url.url;
-  r.fetched_at = unix_now();
-  return r;
-}
-
-storage::PageResult Crawl::skipped(const Job& job, const std::string& why) {
-  storage::PageResult r = result_for(job);
-  r.skipped = true;
-  r.error = why;
-  return r;
-}
-
-void Crawl::audit(const std::string& url, const std::string& origin, const char* kind, int attempt, double waited,
-                  const std::string& wait_reason, const std::string& robots_rule, const FetchResponse& response) {
-  storage::FetchRecord f;
-  f.url = url;
-  f.host = origin;
-  f.address = response.remote_address;
-  f.kind = kind;
-  f.attempt = attempt;
-  if (response.sent_at > 0) f.started_at = unix_now() - (monotonic_seconds() - response.sent_at);
-  f.waited = waited;
-  f.wait_reason = wait_reason;
-  f.robots_rule = robots_rule;
-  f.status = response.status;
-  if (response.error) f.error = response.error->message;
-  f.bytes = response.wire_bytes;
-  f.elapsed = response.elapsed;
-  f.reused = response.reused_connection;
-  f.error_kind = error_kind(response);
-  writer_->submit(std::move(f));
-}
-
-void Crawl::on_robots_settled(const std::string& origin, bool known) {
-  // The robots.txt request held the slot of the job that brought it.
-  frontier_.finished(origin);
-  frontier_.set_blocked(origin, false);
-  if (known) {
-    if (auto crawl_delay = robots_->crawl_delay(origin)) frontier_.set_delay(origin, *crawl_delay);
-  }
-  pump();
-}
 
 // ---- the writer's replies, and the end -------------------------------------
 
@@ -862,6 +435,7 @@ std::string summary_line(const CrawlSummary& s, int64_t skipped) {
   if (s.queued > 0) line << ", " << s.queued << " still queued";
   return line.str();
 }
+
 
 Result<CrawlSummary> run_crawl(const CrawlOptions& options, std::ostream& log) {
   Crawl crawl(options, log);

@@ -6,18 +6,11 @@
 #include <cmath>
 #include <vector>
 
+#include "common/clock.h"
 #include "crawler/crawl_policy.h"
 #include "crawler/uv_util.h"
 
 namespace webcrawl::crawler {
-namespace {
-
-double unix_now() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-}  // namespace
-
 struct RobotsGate::Retry {
   RobotsGate* gate;
   std::string origin;

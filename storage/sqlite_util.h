@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/clock.h"
 #include "common/result.h"
 
 namespace webcrawl::storage {
@@ -20,11 +21,6 @@ inline Error from_sqlite(sqlite3* db, std::string_view what) {
   return Error{Code::kStorage, std::string(what) + ": " + sqlite3_errmsg(db)};
 }
 
-inline double unix_now() {
-  using Seconds = std::chrono::duration<double>;
-  return std::chrono::duration_cast<Seconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 struct StmtDeleter {
   void operator()(sqlite3_stmt* stmt) const { sqlite3_finalize(stmt); }

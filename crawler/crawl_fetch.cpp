@@ -1,0 +1,294 @@
+// The pump, which starts every request that may start now, and what happens
+// to each response: retries, parking, redirects, pages to parse, the audit.
+#include <cmath>
+
+#include "common/clock.h"
+#include "crawler/crawl.h"
+#include "crawler/uv_util.h"
+
+namespace webcrawl::crawler {
+namespace {
+
+// "allow /docs/ (line 4)", for the audit trail.
+std::string describe(const std::optional<parser::RobotsDecision>& d) {
+  if (!d || !d->rule) return "no matching rule";
+  return std::string(d->rule->allow ? "allow " : "disallow ") + d->rule->pattern + " (line " +
+         std::to_string(d->rule->line) + ")";
+}
+
+bool cancelled(const FetchResponse& r) { return r.error && r.error->code == Code::kCancelled; }
+
+}  // namespace
+
+// ---- the pump ---------------------------------------------------------------
+
+void Crawl::pump() {
+  if (finishing_) return;
+  if (!stopping_ && !fatal_) {
+    for (RefillRequest& r : frontier_.take_refills()) writer_->submit(std::move(r));
+    double now = monotonic_seconds();
+    while (!pipeline_full() && budget_left()) {
+      auto job = frontier_.pop(now);
+      if (!job) break;
+      auto url = parser::parse_url(job->url.url);
+      if (!url) {
+        // Stored URLs parsed when they were found; this only guards the database.
+        frontier_.cancel(job->url.origin);
+        storage::PageResult r = result_for(*job);
+        r.error = "invalid url: " + url.error().message;
+        record(std::move(r));
+        continue;
+      }
+      if (!admit(*job, *url)) continue;
+      if (job->attempt == 0) {
+        started_++;
+        if (options_.max_pages_per_host) pages_per_host_[job->url.origin]++;
+      }
+      start(std::move(*job), std::move(*url));
+    }
+    arm_timer();
+  }
+  maybe_finish();
+}
+
+// Whether a popped job may go out now (robots.txt, the per-host cap). A job
+// that may not is put back or recorded here, and its slot given back.
+bool Crawl::admit(Job& job, const parser::Url& url) {
+  const std::string origin = job.url.origin;
+  if (options_.robots) {
+    std::optional<parser::RobotsDecision> decision;
+    switch (robots_->check(origin, url.request_target(), &decision)) {
+      case RobotsGate::Verdict::kUnknown:
+        // The host's first request is its robots.txt, in this job's slot;
+        // the job waits in front of the host's queue.
+        frontier_.set_blocked(origin, true);
+        robots_->fetch(origin, job.waited, job.wait_reason);
+        frontier_.push_retry(std::move(job), 0);
+        return false;
+      case RobotsGate::Verdict::kFetching:
+        frontier_.push_retry(std::move(job), 0);
+        frontier_.cancel(origin);
+        return false;
+      case RobotsGate::Verdict::kDisallowed: {
+        frontier_.cancel(origin);
+        const std::string& why = robots_->unavailable(origin);
+        storage::PageResult r = skipped(job, why.empty() ? "robots" : "robots: " + why);
+        if (!why.empty()) r.error_kind = "robots";
+        record(std::move(r));
+        return false;
+      }
+      case RobotsGate::Verdict::kAllowed:
+        job.robots_rule = describe(decision);
+        break;
+    }
+  } else {
+    job.robots_rule = "robots off";
+  }
+  if (options_.max_pages_per_host && job.attempt == 0 &&
+      pages_per_host_[origin] >= *options_.max_pages_per_host) {
+    frontier_.cancel(origin);
+    record(skipped(job, "max pages per host"));
+    return false;
+  }
+  return true;
+}
+
+void Crawl::arm_timer() {
+  auto next = frontier_.next_ready_time();
+  if (pipeline_full() || !budget_left() || !next) {
+    uv_timer_stop(timer_);
+    return;
+  }
+  // libuv's clock is in whole milliseconds: round up, so the timer never fires
+  // before the host is ready (which would only spin).
+  double wait = std::max(0.0, *next - monotonic_seconds());
+  uv_timer_start(timer_, [](uv_timer_t* h) {
+    if (h->data) static_cast<Crawl*>(h->data)->pump();
+  }, static_cast<uint64_t>(std::ceil(wait * 1000.0)) + 1, 0);
+}
+
+FetchRequest Crawl::request_for(parser::Url url, std::size_t max_body) const {
+  FetchRequest r;
+  r.url = std::move(url);
+  r.max_body = max_body;
+  r.timeout = options_.timeout;
+  r.connect_timeout = std::min(options_.connect_timeout, options_.timeout);
+  r.read_timeout = std::min(options_.read_timeout, options_.timeout);
+  return r;
+}
+
+void Crawl::start(Job job, parser::Url url) {
+  if (job.attempt == 0) writer_->submit(StartedUrl{job.url.id});
+  double delay = frontier_.policy_delay(job.url.origin);
+  auto [known, fresh] = reported_delay_.try_emplace(job.url.origin, delay);
+  if (fresh || known->second != delay) {
+    known->second = delay;
+    writer_->submit(HostDelay{job.url.origin, delay});
+  }
+  FetchRequest request = request_for(url, options_.max_body);
+  fetcher_->fetch(std::move(request),
+                  [this, job = std::move(job), url = std::move(url)](FetchResponse response) mutable {
+                    on_response(std::move(job), url, std::move(response));
+                  });
+}
+
+
+// ---- outcomes ---------------------------------------------------------------
+
+void Crawl::on_response(Job job, const parser::Url& url, FetchResponse response) {
+  frontier_.finished(job.url.origin);
+  if (cancelled(response)) {
+    // Never sent (the crawl is stopping): the URL stays queued for the next run.
+    return maybe_finish();
+  }
+  if (options_.adaptive && response.status) {
+    frontier_.adapt(job.url.origin, response.elapsed, options_.adaptive_factor, options_.max_delay);
+  }
+  audit(job.url.url, job.url.origin, "page", job.attempt, job.waited, job.wait_reason, job.robots_rule, response);
+  note_fetcher_counts();
+  bytes_ += response.wire_bytes;
+  if (is_transient(response) && job.attempt < options_.retries) {
+    // Retried later, or, when stopping, left queued for the next run.
+    if (!stopping_) retry_later(std::move(job), response);
+    return pump();
+  }
+  // The URL's final outcome: it counts once for parking, whatever its attempts.
+  if (auto park = health_.url_finished(job.url.origin, host_failing(response))) {
+    frontier_.hold(job.url.origin, monotonic_seconds() + *park, "parked");
+  }
+  if (response.error) {
+    storage::PageResult r = result_for(job);
+    r.error = response.error->message;
+    r.error_kind = error_kind(response);
+    r.bytes = response.wire_bytes;
+    record(std::move(r));
+  } else if (is_redirect(*response.status) && !response.header("location").empty()) {
+    record(redirect_result(job, url, response));
+  } else {
+    hand_to_parser(std::move(job), url, std::move(response));
+  }
+  pump();
+}
+
+void Crawl::hand_to_parser(Job job, const parser::Url& url, FetchResponse response) {
+  FetchedPage page;
+  page.url = std::move(job.url);
+  page.final_url = url;
+  page.status = *response.status;
+  page.content_type = std::string(response.header("content-type"));
+  page.body = std::move(response.body);
+  page.wire_bytes = response.wire_bytes;
+  page.truncated = response.truncated;
+  page.fetched_at = unix_now();
+  if (!wants_parsing(page)) {
+    storage::PageResult r = build_page(std::move(page), policy_);
+    r.error_kind = error_kind(response);
+    // A 429 or 5xx that outlasted its retries: the URL failed.
+    r.failed = is_transient(response);
+    return record(std::move(r));
+  }
+  // A page whose tree will not fit beside others weighs that tree in the
+  // pipeline, so fetching waits while it parses instead of piling up bodies.
+  std::size_t cost = parse_cost(page);
+  std::size_t weight = page.body.size() + (cost > kSmallParse ? cost : 0);
+  enter_pipeline(weight);
+  parsers_->submit(ParseJob{std::move(page), weight}, cost);
+}
+
+void Crawl::retry_later(Job job, const FetchResponse& response) {
+  std::uniform_real_distribution<double> jitter(0.0, 1.0);
+  RetryWait w = retry_wait(job.attempt, options_.delay, response.header("retry-after"), unix_now(), jitter(rng_));
+  job.attempt++;
+  frontier_.push_retry(std::move(job), monotonic_seconds() + w.seconds, w.reason);
+}
+
+storage::PageResult Crawl::redirect_result(const Job& job, const parser::Url& from, const FetchResponse& response) {
+  storage::PageResult r = result_for(job);
+  r.status = response.status;
+  r.content_type = media_type(response.header("content-type"));
+  r.bytes = response.wire_bytes;
+  auto target = parser::resolve_url(from, response.header("location"));
+  if (!target) {
+    r.error = "bad redirect location: " + target.error().message;
+    return r;
+  }
+  storage::DiscoveredUrl d;
+  d.url = target->href();
+  d.origin = target->origin();
+  d.depth = job.url.depth;  // a redirect is not a hop
+  d.redirects = job.url.redirects + 1;
+  if (d.redirects > kMaxRedirects) {
+    d.skip_reason = "too many redirects";
+    r.error = "too many redirects";
+  } else {
+    // A seed that redirects (http to https, to www.) brings its target's host
+    // into scope, as the user meant the site, not the spelling.
+    if (job.url.depth == 0) policy_.add_seed_host(target->hostname());
+    if (policy_.in_scope(*target)) {
+      d.follow = true;
+    } else {
+      d.skip_reason = "out of scope";
+    }
+  }
+  r.redirect = std::move(d);
+  return r;
+}
+
+void Crawl::record(storage::PageResult result, std::size_t weight) {
+  if (result.skipped) {
+    skipped_++;
+  } else if (!result.error.empty() && !result.status) {
+    errors_++;
+  }
+  enter_pipeline(weight);
+  writer_->submit(PageItem{std::move(result), weight});
+}
+
+storage::PageResult Crawl::result_for(const Job& job) const {
+  storage::PageResult r;
+  r.url_id = job.url.id;
+  r.final_url = job.url.url;
+  r.fetched_at = unix_now();
+  return r;
+}
+
+storage::PageResult Crawl::skipped(const Job& job, const std::string& why) {
+  storage::PageResult r = result_for(job);
+  r.skipped = true;
+  r.error = why;
+  return r;
+}
+
+void Crawl::audit(const std::string& url, const std::string& origin, const char* kind, int attempt, double waited,
+                  const std::string& wait_reason, const std::string& robots_rule, const FetchResponse& response) {
+  storage::FetchRecord f;
+  f.url = url;
+  f.host = origin;
+  f.address = response.remote_address;
+  f.kind = kind;
+  f.attempt = attempt;
+  if (response.sent_at > 0) f.started_at = unix_now() - (monotonic_seconds() - response.sent_at);
+  f.waited = waited;
+  f.wait_reason = wait_reason;
+  f.robots_rule = robots_rule;
+  f.status = response.status;
+  if (response.error) f.error = response.error->message;
+  f.bytes = response.wire_bytes;
+  f.elapsed = response.elapsed;
+  f.reused = response.reused_connection;
+  f.error_kind = error_kind(response);
+  writer_->submit(std::move(f));
+}
+
+void Crawl::on_robots_settled(const std::string& origin, bool known) {
+  // The robots.txt request held the slot of the job that brought it.
+  frontier_.finished(origin);
+  frontier_.set_blocked(origin, false);
+  if (known) {
+    if (auto crawl_delay = robots_->crawl_delay(origin)) frontier_.set_delay(origin, *crawl_delay);
+  }
+  pump();
+}
+
+
+}  // namespace webcrawl::crawler
