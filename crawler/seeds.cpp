@@ -1,11 +1,11 @@
 #include "crawler/seeds.h"
 
-#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <unordered_set>
 
+#include "parser/ascii.h"
 #include "parser/url.h"
 
 namespace webcrawl::crawler {
@@ -21,12 +21,11 @@ Result<SeedList> read_seed_file(const std::string& path) {
     // '#' starts a comment at the start of a line or after white space; inside
     // a URL it is a fragment.
     std::size_t hash = line.find('#');
-    while (hash != std::string::npos && hash > 0 && !std::isspace(static_cast<unsigned char>(line[hash - 1]))) {
+    while (hash != std::string::npos && hash > 0 && !parser::is_html_space(line[hash - 1])) {
       hash = line.find('#', hash + 1);
     }
-    std::string_view text(line.data(), hash == std::string::npos ? line.size() : hash);
-    while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.remove_suffix(1);
-    while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) text.remove_prefix(1);
+    std::string_view text = parser::trim_if(std::string_view(line.data(), hash == std::string::npos ? line.size() : hash),
+                                            [](char c) { return parser::is_html_space(c) || c == '\v'; });
     if (text.empty()) continue;
     auto url = parser::parse_url(text);
     if (!url) {

@@ -1,83 +1,76 @@
-// The writer stage on its own: a real Store in a temporary directory, no loop.
-#include "crawler/store_writer.h"
+// The parse pool's memory budget.
+#include "crawler/pipeline.h"
 
 #include <catch2/catch.hpp>
+
+#include <atomic>
+#include <condition_variable>
 #include <mutex>
-#include <vector>
 
-#include "tests/support/temp_dir.h"
+using namespace webcrawl::crawler;
 
-namespace webcrawl::crawler {
 namespace {
 
-using testing::TempDir;
-
-// Collects the writer's replies, as the loop's inbox does.
-class Replies {
- public:
-  void push(WriterReply reply) {
-    std::lock_guard lock(mutex_);
-    replies_.push_back(std::move(reply));
+// Items hold their work until released, so the test sees what runs at once.
+struct Gate {
+  std::mutex mutex;
+  std::condition_variable changed;
+  int running = 0;
+  int released = 0;
+  std::vector<int> started;
+  void enter(int id) {
+    std::unique_lock lock(mutex);
+    running++;
+    started.push_back(id);
+    changed.notify_all();
+    changed.wait(lock, [&] { return released > 0; });
+    released--;
+    running--;
   }
-  std::vector<WriterReply> all() {
-    std::lock_guard lock(mutex_);
-    return replies_;
+  void wait_running(int n) {
+    std::unique_lock lock(mutex);
+    changed.wait(lock, [&] { return running == n; });
   }
-
- private:
-  std::mutex mutex_;
-  std::vector<WriterReply> replies_;
+  void wait_started(std::size_t n) {
+    std::unique_lock lock(mutex);
+    changed.wait(lock, [&] { return started.size() == n; });
+  }
+  void release_one() {
+    std::lock_guard lock(mutex);
+    released++;
+    changed.notify_all();
+  }
 };
 
-WriterItem page_item(const storage::QueuedUrl& url, std::size_t weight) {
-  storage::PageResult page;
-  page.url_id = url.id;
-  page.final_url = url.url;
-  page.status = 200;
-  page.content_type = "text/html";
-  page.title = "Hello";
-  page.text = "hello world";
-  page.index = true;
-  return PageItem{std::move(page), weight};
-}
-
-TEST_CASE("the writer reports a batch taken before it reports it committed", "[pipeline]") {
-  TempDir dir;
-  auto store = storage::Store::open(dir.file("crawl.db").string());
-  REQUIRE(store);
-  auto seeds = (*store)->add_seeds({{"http://127.0.0.1:1/a", "http://127.0.0.1:1", 0, 0, true, ""},
-                                    {"http://127.0.0.1:1/b", "http://127.0.0.1:1", 0, 0, true, ""}});
-  REQUIRE(seeds);
-  REQUIRE(seeds->size() == 2);
-
-  Replies replies;
-  StoreWriter writer(std::move(*store), [&](WriterReply reply) { replies.push(std::move(reply)); });
-  writer.submit(StartedUrl{(*seeds)[0].id});
-  writer.submit(page_item((*seeds)[0], 1000));
-  writer.submit(page_item((*seeds)[1], 234));
-  auto returned = writer.stop();  // commits everything, then joins: every reply is in
-
-  // However the writer split the items into batches, each page is reported
-  // taken (alone, with its weight) before it is reported committed.
-  std::size_t taken = 0, taken_weight = 0, committed = 0;
-  for (const WriterReply& r : replies.all()) {
-    if (r.taken > 0) {
-      CHECK(r.items == 0);
-      CHECK(r.queued.empty());
-      taken += r.taken;
-      taken_weight += r.taken_weight;
-    }
-    CHECK(committed + r.items <= taken);
-    committed += r.items;
-  }
-  CHECK(taken == 2);
-  CHECK(taken_weight == 1234);
-  CHECK(committed == 2);
-  REQUIRE(returned);
-  auto count = returned->document_count();
-  REQUIRE(count);
-  CHECK(*count == 2);
-}
-
 }  // namespace
-}  // namespace webcrawl::crawler
+
+TEST_CASE("two items too large for the budget never run at once, while small ones still do", "[pipeline]") {
+  Gate gate;
+  BudgetPool<int> pool(2, 100, 10, [&](int&& id) { gate.enter(id); });
+  pool.submit(1, 80);  // large: runs (nothing else does)
+  gate.wait_running(1);
+  pool.submit(2, 80);  // large: waits for 1
+  pool.submit(3, 5);   // small: runs beside 1, ahead of 2
+  gate.wait_running(2);
+  {
+    std::lock_guard lock(gate.mutex);
+    CHECK(gate.started == std::vector<int>{1, 3});
+  }
+  gate.release_one();
+  gate.release_one();
+  gate.wait_started(3);  // 2 starts once 1 is done
+  gate.release_one();
+  pool.stop();
+  CHECK(gate.started == std::vector<int>{1, 3, 2});
+  CHECK(pool.peak_in_use() == 85);
+}
+
+TEST_CASE("an item larger than the whole budget still runs, alone", "[pipeline]") {
+  std::atomic<int> done{0};
+  BudgetPool<int> pool(2, 10, 1, [&](int&&) { done++; });
+  pool.submit(1, 1000);
+  pool.submit(2, 1000);
+  pool.stop();
+  CHECK(done == 2);
+  CHECK(pool.peak_in_use() == 1000);
+}
