@@ -71,17 +71,17 @@ void Connection::connect(const sockaddr_storage& address) {
     // callback stays out of its own call.
     delete cr;
     auto* timer = new uv_timer_t;
-    uv_timer_init(tcp_.loop, timer);
+    uv_check(uv_timer_init(tcp_.loop, timer), "uv_timer_init");
     struct Failed { std::weak_ptr<Connection*> conn; int rc; };
     timer->data = new Failed{self_, rc};
-    uv_timer_start(timer, [](uv_timer_t* t) {
+    uv_check(uv_timer_start(timer, [](uv_timer_t* t) {
       auto* f = static_cast<Failed*>(t->data);
       auto alive = f->conn.lock();
       int code = f->rc;
       delete f;
       uv_close(reinterpret_cast<uv_handle_t*>(t), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
       if (alive && *alive && (*alive)->events_) (*alive)->events_->on_connected(code);
-    }, 0, 0);
+    }, 0, 0), "uv_timer_start");
   }
 }
 

@@ -102,9 +102,9 @@ void Crawl::arm_timer() {
   // libuv's clock is in whole milliseconds: round up, so the timer never fires
   // before the host is ready (which would only spin).
   double wait = std::max(0.0, *next - monotonic_seconds());
-  uv_timer_start(timer_, [](uv_timer_t* h) {
+  uv_check(uv_timer_start(timer_, [](uv_timer_t* h) {
     if (h->data) static_cast<Crawl*>(h->data)->pump();
-  }, static_cast<uint64_t>(std::ceil(wait * 1000.0)) + 1, 0);
+  }, static_cast<uint64_t>(std::ceil(wait * 1000.0)) + 1, 0), "uv_timer_start");
 }
 
 FetchRequest Crawl::request_for(parser::Url url, std::size_t max_body) const {

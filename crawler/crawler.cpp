@@ -335,9 +335,9 @@ void Crawl::maybe_finish() {
   if (!idle || !nothing_left) return;
   finishing_ = true;
   // Close from a fresh tick: we may be inside a fetcher callback right now.
-  uv_timer_start(timer_, [](uv_timer_t* h) {
+  uv_check(uv_timer_start(timer_, [](uv_timer_t* h) {
     if (h->data) static_cast<Crawl*>(h->data)->finish();
-  }, 0, 0);
+  }, 0, 0), "uv_timer_start");
 }
 
 void Crawl::note_fetcher_counts() {
@@ -367,11 +367,11 @@ void Crawl::finish() {
   // A getaddrinfo call cannot be interrupted, and while one runs the loop
   // would not end: stop it once the handles above are closed.
   auto* linger = new uv_timer_t;
-  uv_timer_init(loop_, linger);
-  uv_timer_start(linger, [](uv_timer_t* h) {
+  uv_check(uv_timer_init(loop_, linger), "uv_timer_init");
+  uv_check(uv_timer_start(linger, [](uv_timer_t* h) {
     uv_stop(h->loop);
     close_and_delete(h);
-  }, 0, 0);
+  }, 0, 0), "uv_timer_start");
 }
 
 void Crawl::on_signal(int signum) {
@@ -392,11 +392,11 @@ void Crawl::on_signal(int signum) {
                      " requests in flight (signal again to quit at once)");
   }
   grace_ = new uv_timer_t;
-  uv_timer_init(loop_, grace_);
+  uv_check(uv_timer_init(loop_, grace_), "uv_timer_init");
   grace_->data = this;
-  uv_timer_start(grace_, [](uv_timer_t* h) {
+  uv_check(uv_timer_start(grace_, [](uv_timer_t* h) {
     if (h->data) static_cast<Crawl*>(h->data)->abandon_in_flight();
-  }, static_cast<uint64_t>(kGracePeriod * 1000), 0);
+  }, static_cast<uint64_t>(kGracePeriod * 1000), 0), "uv_timer_start");
   pump();
 }
 

@@ -32,7 +32,7 @@ struct DnsCache::Lookup {
 };
 
 DnsCache::DnsCache(uv_loop_t* loop) : loop_(loop), deliver_(new uv_timer_t) {
-  uv_timer_init(loop_, deliver_);
+  uv_check(uv_timer_init(loop_, deliver_), "uv_timer_init");
   deliver_->data = this;
 }
 
@@ -89,9 +89,9 @@ DnsCache::Ticket DnsCache::resolve(const std::string& host, Callback done) {
   e.answer = DnsAnswer{{}, lookup_error(host, rc)};
   e.expires = monotonic_seconds() + kFailureTtl;
   deferred_.push_back(host);
-  uv_timer_start(deliver_, [](uv_timer_t* t) {
+  uv_check(uv_timer_start(deliver_, [](uv_timer_t* t) {
     if (t->data) static_cast<DnsCache*>(t->data)->deliver_deferred();
-  }, 0, 0);
+  }, 0, 0), "uv_timer_start");
   return ticket;
 }
 

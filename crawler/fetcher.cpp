@@ -107,9 +107,9 @@ Result<std::unique_ptr<Fetcher>> Fetcher::create(uv_loop_t* loop, FetcherConfig 
     return from_uv(rc, "timer");
   }
   impl->sweep->data = impl.get();
-  uv_timer_start(impl->sweep, [](uv_timer_t* h) {
+  uv_check(uv_timer_start(impl->sweep, [](uv_timer_t* h) {
     if (h->data) static_cast<Impl*>(h->data)->sweep_idle();
-  }, 1000, 1000);
+  }, 1000, 1000), "uv_timer_start");
   uv_unref(reinterpret_cast<uv_handle_t*>(impl->sweep));
   return std::unique_ptr<Fetcher>(new Fetcher(std::move(impl)));
 }

@@ -82,10 +82,10 @@ void RobotsGate::on_response(const std::string& origin, const parser::Url& url, 
     // Retried in place after a back-off; the host stays blocked meanwhile.
     double wait = std::min(kMaxRetryWait, std::max(1.0, config_.backoff) * std::pow(2.0, attempt_no));
     auto* timer = new uv_timer_t;
-    uv_timer_init(loop_, timer);
+    uv_check(uv_timer_init(loop_, timer), "uv_timer_init");
     timer->data = new Retry{this, origin, url, attempt_no + 1};
     e.retry = timer;
-    uv_timer_start(timer, [](uv_timer_t* h) {
+    uv_check(uv_timer_start(timer, [](uv_timer_t* h) {
       auto* retry = static_cast<Retry*>(h->data);
       if (!retry) return;
       RobotsGate* gate = retry->gate;
@@ -93,7 +93,7 @@ void RobotsGate::on_response(const std::string& origin, const parser::Url& url, 
       Retry next = std::move(*retry);
       gate->cancel_retry(entry);
       gate->attempt(next.origin, std::move(next.url), 0, next.attempt);
-    }, static_cast<uint64_t>(wait * 1000), 0);
+    }, static_cast<uint64_t>(wait * 1000), 0), "uv_timer_start");
     return;
   }
   if (outcome.kind == Kind::kDisallowAll) return known(origin, parser::RobotsTxt::disallow_all(), outcome.unavailable);

@@ -26,7 +26,7 @@ Transaction::Transaction(Fetcher::Impl* owner, FetchRequest request, Fetcher::Ca
 void Transaction::start() {
   started_ = monotonic_seconds();
   deadline_ = started_ + request_.timeout;
-  uv_timer_init(owner_->loop, &timer_);
+  uv_check(uv_timer_init(owner_->loop, &timer_), "uv_timer_init");
   owner_->transactions.insert(this);
   proxied_ = owner_->proxied(request_.url);
   if (Connection* c = owner_->take_idle(request_.url.origin())) {
@@ -243,9 +243,9 @@ void Transaction::arm(double seconds_from_now) {
   double until = std::min(deadline_, phase_limit());
   double wait = std::max(0.0, std::min(seconds_from_now, until - monotonic_seconds()));
   if (cancelled_) wait = 0;
-  uv_timer_start(&timer_, [](uv_timer_t* h) {
+  uv_check(uv_timer_start(&timer_, [](uv_timer_t* h) {
     if (h->data) static_cast<Transaction*>(h->data)->on_timer();
-  }, static_cast<uint64_t>(wait * 1000.0 + 0.999), 0);
+  }, static_cast<uint64_t>(wait * 1000.0 + 0.999), 0), "uv_timer_start");
 }
 
 void Transaction::limit_phase(double seconds, const char* what) {

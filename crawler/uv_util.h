@@ -3,6 +3,8 @@
 
 #include <uv.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <string_view>
 
@@ -15,6 +17,17 @@ inline Error from_uv(int rc, std::string_view what) {
   if (rc == UV_ETIMEDOUT) code = Code::kTimeout;
   if (rc == UV_ECANCELED) code = Code::kCancelled;
   return {code, std::string(what) + ": " + uv_strerror(rc)};
+}
+
+// For the libuv calls that fail only on a programming error (uv_timer_init
+// on a live loop, uv_timer_start on an open handle with a callback): their
+// result is checked all the same, and a failure stops the program with the
+// call that failed, as an assert would, instead of a request that silently
+// never times out.
+inline void uv_check(int rc, const char* what) {
+  if (rc >= 0) return;
+  std::fprintf(stderr, "webcrawl: internal error: %s: %s\n", what, uv_strerror(rc));
+  std::abort();
 }
 
 // Seconds on the loop's monotonic clock, with sub-millisecond precision.
