@@ -60,8 +60,14 @@ Result<HostOverride> host_override(const std::string& path, const toml::node& n)
       find_option(key)->set(scratch, *value);
       if (key == "delay") o.delay = scratch.delay;
       if (key == "per_host") o.per_host = scratch.per_host;
+    } else if (key == "headers") {
+      OptionValue list = value_of(v);
+      if (auto* one = std::get_if<std::string>(&list)) list = std::vector<std::string>{*one};
+      auto* headers = std::get_if<std::vector<std::string>>(&list);
+      if (!headers) return bad(path, v, "hosts.headers", "expected an array of \"Name: value\" strings");
+      o.headers = *headers;
     } else {
-      return bad(path, v, "hosts." + key, "unknown key (match, delay, per_host)");
+      return bad(path, v, "hosts." + key, "unknown key (match, delay, per_host, headers)");
     }
   }
   if (o.match.empty()) return bad(path, n, "hosts", "every [[hosts]] table needs a match");

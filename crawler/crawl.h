@@ -65,6 +65,7 @@ class Crawl {
   // Set-up and tear-down.
   Result<void> prepare();
   Result<void> open_loop();
+  Result<void> summarize(CrawlSummary& s);
   void finish();
   void on_signal(int signum);
   void abandon_in_flight();

@@ -73,7 +73,10 @@ bool Crawl::admit(Job& job, const parser::Url& url) {
         frontier_.cancel(origin);
         const std::string& why = robots_->unavailable(origin);
         storage::PageResult r = skipped(job, why.empty() ? "robots" : "robots: " + why);
-        if (!why.empty()) r.error_kind = "robots";
+        if (!why.empty()) {
+          r.error_kind = "robots";
+          r.skip_reason = "robots unavailable";
+        }
         record(std::move(r));
         return false;
       }

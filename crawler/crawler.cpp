@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <csignal>
+#include <filesystem>
 #include <cstdio>
 #include <iomanip>
 #include <sstream>
@@ -16,6 +17,7 @@
 #include "common/version.h"
 #include "crawler/config.h"
 #include "crawler/crawl.h"
+#include "crawler/summary.h"
 #include "crawler/uv_util.h"
 
 namespace webcrawl::crawler {
@@ -82,10 +84,9 @@ Frontier::Policy frontier_policy(const CrawlOptions& o) {
 // ---- set-up -----------------------------------------------------------------
 
 Result<void> Crawl::prepare() {
-  auto store = storage::Store::open(options_.db_path);
-  if (!store) return store.error();
-  store_ = std::move(*store);
-
+  // Everything the user gave is checked before the database is touched, so
+  // a usage error creates and changes nothing.
+  if (auto r = check_options(options_); !r) return r.error();
   std::vector<storage::DiscoveredUrl> seeds;
   std::string seed_list;
   for (const std::string& s : options_.seeds) {
@@ -98,9 +99,23 @@ Result<void> Crawl::prepare() {
     seed_list += d.url + "\n";
     seeds.push_back(std::move(d));
   }
+  std::error_code ec;
+  if (seeds.empty() && std::filesystem::file_size(options_.db_path, ec) == 0) {
+    return Error{Code::kInvalidArgument, "nothing to crawl: give seed URLs or --seeds FILE"};
+  }
+  auto store = storage::Store::open(options_.db_path);
+  if (!store) return store.error();
+  store_ = std::move(*store);
   if (!seeds.empty()) {
     auto added = store_->add_seeds(seeds);
     if (!added) return added.error();
+  }
+  auto earlier_runs = store_->run_count();
+  if (!earlier_runs) return earlier_runs.error();
+  if (options_.retry_failed) {
+    auto again = store_->retry_failed();
+    if (!again) return again.error();
+    if (!options_.quiet) log_ << "webcrawl: retrying " << count_of(*again, "URL", "URLs") << " that failed\n";
   }
   storage::RunRecord run{unix_now(), std::string("webcrawl ") + kVersion, options_json(options_),
                          seed_list.empty() ? "" : sha256_hex(seed_list)};
@@ -124,6 +139,17 @@ Result<void> Crawl::prepare() {
     return Error{Code::kInvalidArgument, "nothing to crawl: give seed URLs or --seeds FILE"};
   }
   for (auto& [origin, n] : *queued) frontier_.add_on_disk(origin, n);
+  if (!options_.quiet && *earlier_runs > 0) {
+    log_ << "webcrawl: resuming " << options_.db_path << ": " << thousands(stored_before_) << " stored, "
+         << thousands(static_cast<int64_t>(frontier_.queued())) << " queued, " << count_of(*earlier_runs, "run", "runs")
+         << " before this one\n";
+  }
+  const std::string& ua = options_.user_agent;
+  bool contact = ua.find("+http") != std::string::npos || ua.find("mailto:") != std::string::npos;
+  if (!options_.quiet && !contact && roots->size() > 1) {
+    log_ << "webcrawl: warning: the User-Agent names no contact; polite crawls of several hosts carry one, "
+            "e.g. --user-agent \"study-bot/1.0 (+mailto:you@example.org)\"\n";
+  }
   if (options_.max_pages_per_host) {
     auto per_host = store_->documents_by_host();
     if (!per_host) return per_host.error();
@@ -217,6 +243,26 @@ Result<void> Crawl::open_loop() {
   return {};
 }
 
+// What this run did, counted from the database as `webcrawl stats` counts
+// it, so the summary and stats agree by construction.
+Result<void> Crawl::summarize(CrawlSummary& s) {
+  auto reader = storage::Reader::open(options_.db_path);
+  if (!reader) return reader.error();
+  auto stats = (*reader)->stats(5, run_id_);
+  if (!stats) return stats.error();
+  s.stats = std::move(*stats);
+  if (s.stats.fetched == 0 && s.stats.requests > 0) {
+    s.nothing_fetched = true;
+    auto why = (*reader)->seed_failures(run_id_);
+    if (why && !why->empty()) {
+      for (const std::string& w : *why) s.why_nothing += (s.why_nothing.empty() ? "" : "; ") + w;
+    } else {
+      s.why_nothing = "no server answered";
+    }
+  }
+  return {};
+}
+
 Result<CrawlSummary> Crawl::run() {
   if (auto r = prepare(); !r) return r.error();
   began_ = monotonic_seconds();
@@ -265,6 +311,11 @@ Result<CrawlSummary> Crawl::run() {
   if (store) {
     if (auto r = store->end_run(run_id_, unix_now(), stored_, outcome); !r && !fatal_) fatal_ = r.error();
   }
+  CrawlSummary s;
+  if (!fatal_) {
+    if (auto r = summarize(s); !r) fatal_ = r.error();
+  }
+  // The writable connection closes last, so SQLite removes the WAL file.
   store.reset();
   int handles_left = 0;
   if (loop_ && uv_loop_close(loop_) == 0) {
@@ -281,7 +332,6 @@ Result<CrawlSummary> Crawl::run() {
   }
   loop_ = nullptr;
 
-  CrawlSummary s;
   s.pages = stored_;
   s.errors = errors_;
   s.queued = static_cast<int64_t>(frontier_.queued());
@@ -293,12 +343,12 @@ Result<CrawlSummary> Crawl::run() {
   s.lookups_left = lookups_left_;
   s.outcome = outcome;
   s.handles_left = handles_left;
+  if (fatal_) return *fatal_;
   if (!options_.quiet) {
     progress_->clear();
-    log_ << summary_line(s, skipped_) << "\n";
+    log_ << format_summary(s.stats, outcome, s.seconds);
     log_.flush();
   }
-  if (fatal_) return *fatal_;
   return s;
 }
 
@@ -420,22 +470,6 @@ void Crawl::show_progress() {
   if (options_.max_pages) s.remaining = std::max<int64_t>(0, *options_.max_pages - stored_before_ - stored_);
   progress_->update(s, now);
 }
-
-std::string summary_line(const CrawlSummary& s, int64_t skipped) {
-  std::ostringstream line;
-  line << std::fixed << std::setprecision(1);
-  double elapsed = std::max(1e-9, s.seconds);
-  int64_t crawled = s.pages - skipped;
-  line << "crawled " << crawled << " pages in " << elapsed << "s (" << crawled / elapsed << " pages/s), "
-       << s.errors << " errors, " << skipped << " skipped (robots.txt, limits), " << s.bytes / 1024 << " KiB, "
-       << s.requests << " requests over " << s.connections << " connections";
-  if (s.requests > 0 && s.connections > 0) {
-    line << " (" << static_cast<double>(s.requests) / static_cast<double>(s.connections) << " per connection)";
-  }
-  if (s.queued > 0) line << ", " << s.queued << " still queued";
-  return line.str();
-}
-
 
 Result<CrawlSummary> run_crawl(const CrawlOptions& options, std::ostream& log) {
   Crawl crawl(options, log);

@@ -13,6 +13,7 @@
 
 #include "common/result.h"
 #include "crawler/options.h"
+#include "storage/reader.h"
 
 namespace webcrawl::crawler {
 
@@ -32,11 +33,15 @@ struct CrawlSummary {
   int handles_left = 0;
   // Why the run ended: finished (nothing left to fetch), limit (--max-pages),
   // sigint, sigterm, or error. The run manifest says the same.
-  std::string outcome;        // libuv handles left open at the end: always 0 unless there is a bug
+  std::string outcome;
+  storage::CrawlStats stats;   // what this run did, as `webcrawl stats` counts it
+  // Not one page got an HTTP answer although requests were made (exit 3);
+  // `why_nothing` says why, per seed host.
+  bool nothing_fetched = false;
+  std::string why_nothing;        // libuv handles left open at the end: always 0 unless there is a bug
 };
 
-// The end-of-crawl line: pages, rate, errors, skipped, bytes, connections.
-std::string summary_line(const CrawlSummary& summary, int64_t skipped);
+
 
 // Runs the crawl described by `options` until the frontier is exhausted, a
 // limit is reached, or SIGINT/SIGTERM stops it. Progress and the summary go to

@@ -2,11 +2,14 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
 #include "parser/ascii.h"
+#include "parser/url.h"
 
 namespace webcrawl::crawler {
 namespace {
@@ -133,6 +136,25 @@ std::vector<OptionSpec> make_table() {
   t.push_back(number("parse-threads", Kind::kInteger, "N", "HTML parsing threads (0: one per core)", 0, 256,
                      &CrawlOptions::parse_threads));
   t.push_back(flag("quiet", "no progress output", &CrawlOptions::quiet));
+  t.push_back(flag("verbose", "a line per finished request on stderr: time, status or error, bytes, elapsed, URL",
+                   &CrawlOptions::verbose));
+  t.push_back(flag("retry-failed",
+                   "queue again every URL that failed, and the hosts whose robots.txt was unreachable",
+                   &CrawlOptions::retry_failed));
+  {
+    OptionSpec s = make("header", Kind::kList, "'NAME: VALUE'", "send this header with every request (repeatable)");
+    s.set = [](CrawlOptions& o, const OptionValue& v) {
+      for (const auto& h : std::get<std::vector<std::string>>(v)) o.headers.push_back(h);
+    };
+    s.get = [](const CrawlOptions& o) -> OptionValue { return o.headers; };
+    t.push_back(std::move(s));
+  }
+  t.push_back(text("proxy", "URL",
+                   "send every request through this HTTP proxy (CONNECT for https); without it, http_proxy, "
+                   "https_proxy and no_proxy are honoured",
+                   &CrawlOptions::proxy));
+  t.push_back(flag("cookies", "keep cookies the sites set (RFC 6265), in the database, across runs",
+                   &CrawlOptions::cookies));
   return t;
 }
 
@@ -302,6 +324,50 @@ Result<OptionValue> check_option_value(const OptionSpec& s, OptionValue v) {
   return check(s, std::move(v), who);
 }
 
+std::optional<std::pair<std::string, std::string>> split_header(std::string_view header) {
+  std::size_t colon = header.find(':');
+  if (colon == std::string_view::npos || colon == 0) return std::nullopt;
+  std::string_view name = header.substr(0, colon);
+  auto token = [](char c) {
+    return parser::is_ascii_alpha(c) || parser::is_ascii_digit(c) ||
+           std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+  };
+  if (!std::all_of(name.begin(), name.end(), token)) return std::nullopt;
+  std::string_view value = parser::trim_ows(header.substr(colon + 1));
+  if (value.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos) return std::nullopt;
+  return std::make_pair(std::string(name), std::string(value));
+}
+
+Result<void> check_options(const CrawlOptions& o) {
+  auto headers = [](const std::vector<std::string>& list, const std::string& who) -> Result<void> {
+    for (const std::string& h : list) {
+      if (!split_header(h)) return bad_value(who, "'" + h + "' is not 'Name: value'");
+    }
+    return {};
+  };
+  if (auto r = headers(o.headers, "--header"); !r) return r;
+  for (const HostOverride& h : o.host_overrides) {
+    if (auto r = headers(h.headers, "hosts.headers"); !r) return r;
+  }
+  for (const auto& [who, proxy] : {std::pair<const char*, const std::string*>{"--proxy", &o.proxy},
+                                   {"http_proxy", &o.http_proxy},
+                                   {"https_proxy", &o.https_proxy}}) {
+    if (proxy->empty()) continue;
+    auto url = parser::parse_url(*proxy);
+    if (!url) return bad_value(who, "'" + *proxy + "' is not a proxy URL: " + url.error().message);
+    if (url->https()) return bad_value(who, "'" + *proxy + "': only http:// proxies are supported");
+  }
+  if (o.user_agent.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos) {
+    return bad_value("--user-agent", "must be one line");
+  }
+  if (!o.ca_file.empty()) {
+    std::FILE* f = std::fopen(o.ca_file.c_str(), "rb");
+    if (!f) return bad_value("--ca-file", "cannot read " + o.ca_file + ": " + std::strerror(errno));
+    std::fclose(f);
+  }
+  return {};
+}
+
 std::optional<std::string> closest_name(std::string_view typed, const std::vector<std::string>& names) {
   auto distance = [](std::string_view a, std::string_view b) {
     std::vector<std::size_t> row(b.size() + 1);
@@ -348,9 +414,14 @@ std::string options_json(const CrawlOptions& options) {
     nlohmann::ordered_json one = {{"match", h.match}};
     if (h.delay) one["delay"] = *h.delay;
     if (h.per_host) one["per_host"] = *h.per_host;
+    if (!h.headers.empty()) one["headers"] = h.headers;
     hosts.push_back(std::move(one));
   }
   out["hosts"] = std::move(hosts);
+  // Proxies from the environment are part of how the crawl was made.
+  if (!options.http_proxy.empty()) out["http_proxy"] = options.http_proxy;
+  if (!options.https_proxy.empty()) out["https_proxy"] = options.https_proxy;
+  if (!options.no_proxy.empty()) out["no_proxy"] = options.no_proxy;
   return out.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 

@@ -19,14 +19,18 @@ namespace webcrawl::crawler {
 
 enum class Scope { kHost, kDomain, kAny };
 
-inline constexpr const char* kDefaultUserAgent =
-    "webcrawl/0.1 (+https://github.com/webcrawl/webcrawl)";
+// Names the program and its version, and no web address: there is no page
+// about webcrawl that a site owner could visit. A crawl over more than one
+// host without a contact of the user's own (+http, +https or mailto:) is
+// warned about.
+inline constexpr const char* kDefaultUserAgent = "webcrawl/0.2";
 
 // Politeness for one host or domain, from a config file's [[hosts]] tables.
 struct HostOverride {
   std::string match;               // a host name; applies to it and its subdomains
   std::optional<double> delay;     // instead of --delay
   std::optional<int> per_host;     // instead of --per-host
+  std::vector<std::string> headers = {};  // "Name: value", sent to this host on top of --header
 };
 
 struct CrawlOptions {
@@ -57,6 +61,15 @@ struct CrawlOptions {
   std::optional<int64_t> max_pages_per_host;
   bool quiet = false;
   int parse_threads = 0;                // 0: one per core
+  bool verbose = false;                 // a line per finished request on stderr
+  bool retry_failed = false;            // queue again what failed, and hosts whose robots.txt was unreachable
+  std::vector<std::string> headers;     // "Name: value" sent with every request
+  std::string proxy;                    // http://host:port for every request; "": none
+  // From the environment when --proxy is absent (curl's rules): http_proxy
+  // for http URLs, https_proxy or HTTPS_PROXY for https, no_proxy or
+  // NO_PROXY naming the hosts reached directly.
+  std::string http_proxy, https_proxy, no_proxy;
+  bool cookies = false;                 // keep an RFC 6265 cookie jar for the crawl
   std::vector<HostOverride> host_overrides;
 };
 
@@ -102,6 +115,15 @@ Result<OptionValue> parse_option_text(const OptionSpec& spec, std::string_view t
 // Checks a typed value (from TOML) against the spec's range or choices;
 // the message starts with the TOML key.
 Result<OptionValue> check_option_value(const OptionSpec& spec, OptionValue value);
+
+// Checks what a single option's parser cannot: header syntax, the proxy
+// URL, that the CA file can be read, a User-Agent without line breaks. The
+// message names the option ("--header: 'X-Foo' is not 'Name: value'").
+Result<void> check_options(const CrawlOptions& options);
+
+// A "Name: value" header split in two, or nothing when it is not one
+// (a name of token characters, a value without CR, LF or NUL).
+std::optional<std::pair<std::string, std::string>> split_header(std::string_view header);
 
 // The closest known name to a mistyped one ("dealy" -> "delay"), within two
 // edits, from `names`; nothing when none is close.

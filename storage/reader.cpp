@@ -47,80 +47,149 @@ Result<std::unique_ptr<Reader>> Reader::open(const std::string& path) {
 
 Reader::~Reader() { sqlite3_close_v2(db_); }
 
-Result<CrawlStats> Reader::stats(std::size_t top_hosts) {
+namespace {
+
+// The figures that have a run's scope. `?1` is the run id, or NULL for the
+// whole database.
+constexpr const char* kFetchedFailed =
+    "SELECT coalesce(sum(u.state = 'done' AND d.status IS NOT NULL), 0), coalesce(sum(u.state = 'failed'), 0), "
+    "coalesce(total(d.bytes), 0), min(d.fetched_at), max(d.fetched_at) "
+    "FROM documents d JOIN urls u ON u.id = d.url_id WHERE (?1 IS NULL OR d.run_id = ?1)";
+// A URL skipped by a decision about it has a document; one skipped as a
+// link target only has its urls row, from the run that found it.
+constexpr const char* kSkipped =
+    "SELECT coalesce(u.reason, '-'), count(*) FROM urls u LEFT JOIN documents d ON d.url_id = u.id "
+    "WHERE u.state = 'skipped' AND (?1 IS NULL OR coalesce(d.run_id, u.run_id) = ?1) GROUP BY 1";
+constexpr const char* kErrors =
+    "SELECT error_kind, count(*) FROM documents WHERE error_kind IS NOT NULL AND (?1 IS NULL OR run_id = ?1) "
+    "GROUP BY error_kind";
+constexpr const char* kFailingHosts =
+    "SELECT h.origin, count(*) AS n FROM urls u JOIN documents d ON d.url_id = u.id JOIN hosts h ON h.id = u.host_id "
+    "WHERE u.state = 'failed' AND (?1 IS NULL OR d.run_id = ?1) GROUP BY h.id ORDER BY n DESC, h.origin LIMIT 5";
+constexpr const char* kByStatus =
+    "SELECT status, count(*) FROM documents WHERE status IS NOT NULL AND (?1 IS NULL OR run_id = ?1) GROUP BY status";
+constexpr const char* kByType =
+    "SELECT content_type, count(*) FROM documents WHERE content_type IS NOT NULL AND (?1 IS NULL OR run_id = ?1) "
+    "GROUP BY content_type";
+constexpr const char* kTopHosts =
+    "SELECT h.origin, count(*) AS n FROM documents d JOIN urls u ON u.id = d.url_id JOIN hosts h ON h.id = u.host_id "
+    "WHERE u.state <> 'skipped' AND (?1 IS NULL OR d.run_id = ?1) GROUP BY h.id ORDER BY n DESC, h.origin LIMIT ?2";
+constexpr const char* kRequests =
+    "SELECT count(*), coalesce(sum(reused = 0 AND started_at IS NOT NULL), 0) FROM fetch_log "
+    "WHERE ?1 IS NULL OR run_id = ?1";
+// The politeness check: per host, the smallest gap between consecutive
+// request starts actually written to it.
+constexpr const char* kMinGaps =
+    "SELECT host, min(gap) AS g FROM (SELECT host, started_at - lag(started_at) "
+    "OVER (PARTITION BY host ORDER BY started_at) AS gap FROM fetch_log "
+    "WHERE started_at IS NOT NULL AND (?1 IS NULL OR run_id = ?1)) WHERE gap IS NOT NULL GROUP BY host "
+    "ORDER BY g, host LIMIT ?2";
+
+// "robots: robots.txt unreachable: dns a.test: DNS name not found" -> "DNS
+// name not found": what failed first, without the layers that wrapped it.
+std::string innermost_reason(std::string why) {
+  for (;;) {
+    if (why.rfind("robots: ", 0) == 0) {
+      why.erase(0, 8);
+    } else if (why.rfind("robots.txt unreachable: ", 0) == 0) {
+      why.erase(0, 24);
+    } else if (why.rfind("dns ", 0) == 0 && why.find(": ") != std::string::npos) {
+      why.erase(0, why.find(": ") + 2);
+    } else {
+      return why;
+    }
+  }
+}
+
+// Runs `sql` with the run (or NULL) as ?1 and `limit` as ?2, calling row().
+template <class RowFn>
+Result<void> scoped(sqlite3* db, const char* sql, std::optional<int64_t> run, int64_t limit, RowFn&& row) {
+  auto stmt = prepare(db, sql);
+  if (!stmt) return stmt.error();
+  Call call(stmt->get());
+  if (run) call.bind_int(1, *run);
+  if (sqlite3_bind_parameter_count(stmt->get()) >= 2) call.bind_int(2, limit);
+  int rc;
+  while ((rc = call.step()) == SQLITE_ROW) row(call);
+  if (rc != SQLITE_DONE) return from_sqlite(db, "stats");
+  return {};
+}
+
+}  // namespace
+
+Result<CrawlStats> Reader::stats(std::size_t top_hosts, std::optional<int64_t> run) {
   CrawlStats s;
   ReadSnapshot snapshot(db_);
-  auto r =
-      each_row(db_, "SELECT state, count(*) FROM urls GROUP BY state", {}, [&](const Call& row) {
-        std::string state = row.text(0);
-        int64_t n = row.integer(1);
-        s.urls_known += n;
-        if (state == "queued") s.queued = n;
-        if (state == "failed") s.failed = n;
-        if (state == "skipped") s.skipped = n;
-      });
+  const auto limit = static_cast<int64_t>(std::min<std::size_t>(top_hosts, INT64_MAX));
+  auto r = each_row(db_, "SELECT count(*), coalesce(sum(state = 'queued'), 0) FROM urls", {}, [&](const Call& row) {
+    s.urls_known = row.integer(0);
+    s.queued = row.integer(1);
+  });
   if (r) {
-    r = each_row(db_,
-                 "SELECT count(status), total(bytes), min(fetched_at), max(fetched_at) "
-                 "FROM documents",
-                 {}, [&](const Call& row) {
-                   s.fetched = row.integer(0);
-                   s.bytes = static_cast<int64_t>(sqlite3_column_double(row.get(), 1));
-                   s.first_fetch = sqlite3_column_double(row.get(), 2);
-                   s.last_fetch = sqlite3_column_double(row.get(), 3);
-                 });
+    r = scoped(db_, kFetchedFailed, run, limit, [&](const Call& row) {
+      s.fetched = row.integer(0);
+      s.failed = row.integer(1);
+      s.bytes = static_cast<int64_t>(row.real(2));
+      s.first_fetch = row.real(3);
+      s.last_fetch = row.real(4);
+    });
   }
   if (r) {
-    r = each_row(db_, "SELECT count(*) FROM edges", {},
-                 [&](const Call& row) { s.links = row.integer(0); });
+    r = scoped(db_, kSkipped, run, limit, [&](const Call& row) {
+      s.skipped[row.text(0)] = row.integer(1);
+      s.skipped_total += row.integer(1);
+    });
+  }
+  if (r) r = scoped(db_, kErrors, run, limit, [&](const Call& row) { s.errors[row.text(0)] = row.integer(1); });
+  if (r) {
+    r = scoped(db_, kFailingHosts, run, limit,
+               [&](const Call& row) { s.failing_hosts.emplace_back(row.text(0), row.integer(1)); });
+  }
+  if (r) r = scoped(db_, kByStatus, run, limit, [&](const Call& row) { s.by_status[row.text(0)] = row.integer(1); });
+  if (r) {
+    r = scoped(db_, kByType, run, limit, [&](const Call& row) { s.by_content_type[row.text(0)] = row.integer(1); });
   }
   if (r) {
-    r = each_row(db_,
-                 "SELECT status, count(*) FROM documents WHERE status IS NOT NULL GROUP BY status",
-                 {}, [&](const Call& row) { s.by_status[row.text(0)] = row.integer(1); });
+    r = scoped(db_, kTopHosts, run, limit,
+               [&](const Call& row) { s.top_hosts.emplace_back(row.text(0), row.integer(1)); });
   }
   if (r) {
-    r = each_row(db_,
-                 "SELECT content_type, count(*) FROM documents WHERE content_type IS NOT NULL "
-                 "GROUP BY content_type",
-                 {}, [&](const Call& row) { s.by_content_type[row.text(0)] = row.integer(1); });
+    r = scoped(db_, kRequests, run, limit, [&](const Call& row) {
+      s.requests = row.integer(0);
+      s.connections = row.integer(1);
+    });
   }
   if (r) {
-    r = each_row(db_,
-                 "SELECT error, count(*) FROM documents WHERE error IS NOT NULL GROUP BY error", {},
-                 [&](const Call& row) { s.errors[row.text(0)] = row.integer(1); });
+    r = scoped(db_, kMinGaps, run, limit, [&](const Call& row) { s.min_gaps.emplace_back(row.text(0), row.real(1)); });
   }
   if (r) {
-    const auto limit = static_cast<int64_t>(std::min<std::size_t>(top_hosts, INT64_MAX));
-    r = each_row(db_,
-                 "SELECT h.origin, count(*) AS n FROM documents d JOIN urls u ON u.id = d.url_id "
-                 "JOIN hosts h ON h.id = u.host_id GROUP BY h.id ORDER BY n DESC, h.origin "
-                 "LIMIT ?1",
-                 {limit},
-                 [&](const Call& row) { s.top_hosts.emplace_back(row.text(0), row.integer(1)); });
+    r = scoped(db_,
+               "SELECT count(*) FROM edges e WHERE ?1 IS NULL OR "
+               "EXISTS (SELECT 1 FROM documents d WHERE d.url_id = e.src_id AND d.run_id = ?1)",
+               run, limit, [&](const Call& row) { s.links = row.integer(0); });
   }
   if (r) {
-    r = each_row(db_,
-                 "SELECT count(*), coalesce(sum(reused = 0 AND started_at IS NOT NULL), 0) FROM fetch_log",
-                 {}, [&](const Call& row) {
-                   s.requests = row.integer(0);
-                   s.connections = row.integer(1);
-                 });
-  }
-  if (r) {
-    // The politeness check: per host, the smallest gap between consecutive
-    // request starts actually written to it.
-    const auto limit = static_cast<int64_t>(std::min<std::size_t>(top_hosts, INT64_MAX));
-    r = each_row(db_,
-                 "SELECT host, min(gap) AS g FROM (SELECT host, started_at - lag(started_at) "
-                 "OVER (PARTITION BY host ORDER BY started_at) AS gap FROM fetch_log "
-                 "WHERE started_at IS NOT NULL) WHERE gap IS NOT NULL GROUP BY host "
-                 "ORDER BY g, host LIMIT ?1",
-                 {limit},
-                 [&](const Call& row) { s.min_gaps.emplace_back(row.text(0), row.real(1)); });
+    r = each_row(db_, "SELECT id, started_at, coalesce(ended_at, 0), version, pages, coalesce(outcome, '') "
+                      "FROM run_log ORDER BY id", {}, [&](const Call& row) {
+      s.runs.push_back(RunSummary{row.integer(0), row.real(1), row.real(2), row.text(3), row.integer(4), row.text(5)});
+    });
   }
   if (!r) return r.error();
   return s;
+}
+
+Result<std::vector<std::string>> Reader::seed_failures(int64_t run) {
+  std::vector<std::string> out;
+  auto r = each_row(db_,
+                    "SELECT h.origin, min(d.error) FROM documents d JOIN urls u ON u.id = d.url_id "
+                    "JOIN hosts h ON h.id = u.host_id WHERE d.run_id = ?1 AND u.depth = 0 AND d.status IS NULL "
+                    "AND d.error IS NOT NULL GROUP BY h.id ORDER BY h.id LIMIT 5",
+                    {run}, [&](const Call& row) {
+                      std::string origin = row.text(0);
+                      out.push_back(origin.substr(origin.find("//") + 2) + ": " + innermost_reason(row.text(1)));
+                    });
+  if (!r) return r.error();
+  return out;
 }
 
 namespace {

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -31,24 +32,38 @@ struct Value {
   std::string to_string() const;  // "" for NULL; blobs as x'hex'
 };
 
+// One row of `runs`.
+struct RunSummary {
+  int64_t id = 0;
+  double started_at = 0, ended_at = 0;  // unix seconds; ended_at 0 while running or killed
+  std::string version;
+  int64_t pages = 0;
+  std::string outcome;  // "" while running, or for a run killed by SIGKILL
+};
+
+// What a crawl did, by the definitions README gives and the end-of-crawl
+// summary uses too, for one run or for the whole database.
 struct CrawlStats {
-  int64_t urls_known = 0;
-  int64_t queued = 0;
-  int64_t fetched = 0;    // documents with an HTTP status
-  int64_t failed = 0;     // documents with an error and no status
-  int64_t skipped = 0;
-  int64_t bytes = 0;
+  int64_t urls_known = 0;  // every URL the database knows
+  int64_t queued = 0;      // still to fetch (always the whole database's)
+  int64_t fetched = 0;     // URLs that got an HTTP answer and are done, any status
+  int64_t failed = 0;      // no answer, or a 429/5xx still there after the last retry
+  int64_t skipped_total = 0;
+  std::map<std::string, int64_t> skipped;  // by reason: robots, robots unavailable, out of scope...
+  std::map<std::string, int64_t> errors;   // by kind: dns, connect, tls, timeout, protocol, http 4xx...
+  std::vector<std::pair<std::string, int64_t>> failing_hosts;  // most failed URLs first
+  int64_t bytes = 0;       // body bytes received
   double first_fetch = 0, last_fetch = 0;
   int64_t links = 0;
   std::map<std::string, int64_t> by_status;        // "200", "404", ...
   std::map<std::string, int64_t> by_content_type;
-  std::map<std::string, int64_t> errors;           // error text -> count
   std::vector<std::pair<std::string, int64_t>> top_hosts;  // most pages first
-  int64_t requests = 0;     // rows in fetches
+  int64_t requests = 0;     // request attempts, robots.txt included
   int64_t connections = 0;  // requests written on a fresh connection (not reused)
   // The smallest gap observed between two request starts to one host, per
   // host, smallest first (at most top_hosts of them): the politeness check.
   std::vector<std::pair<std::string, double>> min_gaps;
+  std::vector<RunSummary> runs;  // every run, oldest first
 };
 
 struct SearchHit {
@@ -68,7 +83,12 @@ class Reader {
   Reader(const Reader&) = delete;
   Reader& operator=(const Reader&) = delete;
 
-  Result<CrawlStats> stats(std::size_t top_hosts = 10);
+  // The whole database's figures, or with `run` only what that run did
+  // (its pages, requests and skips; `queued` stays the database's).
+  Result<CrawlStats> stats(std::size_t top_hosts = 10, std::optional<int64_t> run = std::nullopt);
+  // Why the depth-0 URLs (the seeds) of `run` that failed did: "host: reason",
+  // one per host, for a crawl in which nothing could be fetched.
+  Result<std::vector<std::string>> seed_failures(int64_t run);
   // Best matches first. Plain words that are not FTS5 syntax ("c++
   // foo-bar") search as words. An empty query is kInvalidArgument.
   Result<std::vector<SearchHit>> search(std::string_view fts_query, std::size_t limit = 20);

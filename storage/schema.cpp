@@ -36,7 +36,8 @@ CREATE TABLE urls(
   reason TEXT,
   discovered_at REAL NOT NULL,
   source TEXT,
-  lastmod TEXT
+  lastmod TEXT,
+  run_id INTEGER
 );
 CREATE INDEX urls_queued ON urls(host_id, id) WHERE state = 'queued';  -- per-host frontier windows
 CREATE INDEX urls_in_flight ON urls(id) WHERE state = 'in_flight';     -- reset when a crawl resumes
@@ -59,7 +60,8 @@ CREATE TABLE documents(
   warc_file TEXT,
   warc_offset INTEGER,
   payload_digest TEXT,
-  error_kind TEXT
+  error_kind TEXT,
+  run_id INTEGER
 );
 CREATE TABLE edges(
   src_id INTEGER NOT NULL,
@@ -97,7 +99,8 @@ CREATE TABLE fetch_log(
   bytes INTEGER NOT NULL,
   elapsed REAL NOT NULL,
   reused INTEGER NOT NULL,
-  error_kind TEXT
+  error_kind TEXT,
+  run_id INTEGER
 );
 CREATE INDEX fetches_host ON fetch_log(host, started_at);
 CREATE TABLE robots_log(
@@ -109,7 +112,8 @@ CREATE TABLE robots_log(
   error TEXT,
   body TEXT,
   crawl_delay REAL,
-  sitemaps TEXT
+  sitemaps TEXT,
+  run_id INTEGER
 );
 CREATE INDEX robots_host ON robots_log(host, fetched_at);
 CREATE TABLE meta(
@@ -127,12 +131,16 @@ DROP VIEW IF EXISTS frontier;
 ALTER TABLE hosts ADD COLUMN delay REAL;
 ALTER TABLE urls ADD COLUMN source TEXT;
 ALTER TABLE urls ADD COLUMN lastmod TEXT;
+ALTER TABLE urls ADD COLUMN run_id INTEGER;
 ALTER TABLE documents ADD COLUMN canonical TEXT;
 ALTER TABLE documents ADD COLUMN warc_file TEXT;
 ALTER TABLE documents ADD COLUMN warc_offset INTEGER;
 ALTER TABLE documents ADD COLUMN payload_digest TEXT;
 ALTER TABLE documents ADD COLUMN error_kind TEXT;
+ALTER TABLE documents ADD COLUMN run_id INTEGER;
 ALTER TABLE fetches ADD COLUMN error_kind TEXT;
+ALTER TABLE fetches ADD COLUMN run_id INTEGER;
+ALTER TABLE robots ADD COLUMN run_id INTEGER;
 ALTER TABLE fetches RENAME TO fetch_log;
 ALTER TABLE robots RENAME TO robots_log;
 )sql";
@@ -148,7 +156,8 @@ CREATE TABLE sitemap_log(
   status INTEGER,
   error TEXT,
   kind TEXT,
-  urls INTEGER NOT NULL DEFAULT 0
+  urls INTEGER NOT NULL DEFAULT 0,
+  run_id INTEGER
 );
 CREATE TABLE run_log(
   id INTEGER PRIMARY KEY,
@@ -197,7 +206,8 @@ SELECT u.url AS url,
        d.canonical AS canonical,
        d.warc_file AS warc_file,
        d.warc_offset AS warc_offset,
-       d.error_kind AS error_kind
+       d.error_kind AS error_kind,
+       d.run_id AS run_id
 FROM documents d
 JOIN urls u ON u.id = d.url_id
 JOIN hosts h ON h.id = u.host_id;
@@ -223,7 +233,8 @@ SELECT u.url AS url,
        strftime('%Y-%m-%dT%H:%M:%fZ', u.discovered_at, 'unixepoch') AS discovered_at,
        u.discovered_at AS discovered_unix,
        u.source AS source,
-       u.lastmod AS lastmod
+       u.lastmod AS lastmod,
+       u.run_id AS run_id
 FROM urls u
 JOIN hosts h ON h.id = u.host_id;
 CREATE VIEW fetches AS
@@ -232,19 +243,22 @@ SELECT url, host, address, kind, attempt,
        waited, wait_reason, robots_rule, status, error, bytes, elapsed, reused,
        started_at AS started_unix,
        id,
-       error_kind
+       error_kind,
+       run_id
 FROM fetch_log;
 CREATE VIEW robots AS
 SELECT host, url,
        strftime('%Y-%m-%dT%H:%M:%fZ', fetched_at, 'unixepoch') AS fetched_at,
        status, error, body, crawl_delay, sitemaps,
-       fetched_at AS fetched_unix
+       fetched_at AS fetched_unix,
+       run_id
 FROM robots_log;
 CREATE VIEW sitemaps AS
 SELECT url, host,
        strftime('%Y-%m-%dT%H:%M:%fZ', fetched_at, 'unixepoch') AS fetched_at,
        status, error, kind, urls,
-       fetched_at AS fetched_unix
+       fetched_at AS fetched_unix,
+       run_id
 FROM sitemap_log;
 CREATE VIEW runs AS
 SELECT id,
@@ -272,6 +286,7 @@ Result<FileKind> classify_file(const std::string& path) {
     if (errno == ENOENT) return FileKind::kAbsent;
     return Error{Code::kStorage, path + ": " + std::strerror(errno)};
   }
+  if (S_ISDIR(st.st_mode)) return Error{Code::kIo, path + " is a directory, not a database file"};
   if (!S_ISREG(st.st_mode)) return FileKind::kOther;
   if (st.st_size == 0) return FileKind::kEmpty;
   static constexpr char kMagic[] = "SQLite format 3";  // 16 bytes with the NUL

@@ -178,6 +178,21 @@ Result<int64_t> Store::document_count() {
   return count;
 }
 
+Result<int64_t> Store::run_count() {
+  int64_t count = 0;
+  auto r = each_row(db_, "SELECT count(*) FROM run_log", {}, [&](const Call& row) { count = row.integer(0); });
+  if (!r) return r.error();
+  return count;
+}
+
+Result<int64_t> Store::retry_failed() {
+  auto r = exec(db_,
+                "UPDATE urls SET state = 'queued', reason = NULL "
+                "WHERE state = 'failed' OR (state = 'skipped' AND reason = 'robots unavailable')");
+  if (!r) return r.error();
+  return static_cast<int64_t>(sqlite3_changes(db_));
+}
+
 Result<void> Store::set_meta(std::string_view key, std::string_view value) {
   Call put(stmts_->meta_set.get());
   put.bind_text(1, key).bind_text(2, value);
@@ -200,7 +215,8 @@ Result<int64_t> Store::begin_run(const RunRecord& run) {
   put.bind_real(1, run.started_at).bind_text(2, run.version).bind_text(3, run.options);
   put.bind_text_or_null(4, run.seeds_sha256);
   if (auto r = storage::run(db_, put, "record the run"); !r) return r.error();
-  return sqlite3_last_insert_rowid(db_);
+  stmts_->run_id = sqlite3_last_insert_rowid(db_);
+  return stmts_->run_id;
 }
 
 Result<void> Store::end_run(int64_t id, double ended_at, int64_t pages, std::string_view outcome) {

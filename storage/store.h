@@ -70,6 +70,7 @@ struct PageResult {
   double fetched_at = 0;              // unix seconds
   std::string error;                  // empty: none
   bool skipped = false;               // never requested (robots, ...); `error` says why
+  std::string skip_reason;            // the frontier's reason for it ("robots unavailable"); "": `error`
   int64_t bytes = 0;                  // body bytes received (before decoding)
   bool truncated = false;             // body cut at --max-body
   // What kind of error (README: errors by kind): "dns", "connect", "tls",
@@ -181,6 +182,11 @@ class Store {
   Result<std::vector<std::pair<std::string, int64_t>>> documents_by_host();
   // Number of documents stored (fetched, failed or skipped).
   Result<int64_t> document_count();
+  // Runs recorded before this one.
+  Result<int64_t> run_count();
+  // Queues again every URL that failed, and those skipped because their
+  // host's robots.txt was unreachable; returns how many.
+  Result<int64_t> retry_failed();
   // Free-form crawl metadata.
   Result<void> set_meta(std::string_view key, std::string_view value);
   Result<std::optional<std::string>> get_meta(std::string_view key);

@@ -27,8 +27,8 @@ Result<void> Store::Statements::prepare_all() {
       {&host_insert, "INSERT INTO hosts(origin) VALUES(?1)"},
       {&url_find, "SELECT id, state, depth, redirects FROM urls WHERE url = ?1"},
       {&url_insert,
-       "INSERT INTO urls(url, host_id, depth, redirects, via, state, reason, discovered_at, source, lastmod) "
-       "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"},
+       "INSERT INTO urls(url, host_id, depth, redirects, via, state, reason, discovered_at, source, lastmod, run_id) "
+       "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, nullif(?11, 0))"},
       {&url_finish, "UPDATE urls SET state = ?2, reason = ?3 WHERE id = ?1"},
       // A URL skipped as a link target (scope, depth) may be queued when a
       // later link follows it; one skipped after a decision about the URL
@@ -45,8 +45,8 @@ Result<void> Store::Statements::prepare_all() {
       {&doc_final, "SELECT final_url FROM documents WHERE url_id = ?1"},
       {&doc_put,
        "INSERT OR REPLACE INTO documents(url_id, final_url, status, content_type, title, text, "
-       "fetched_at, error, bytes, truncated, redirect_to, indexed, charset, error_kind) "
-       "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"},
+       "fetched_at, error, bytes, truncated, redirect_to, indexed, charset, error_kind, run_id) "
+       "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, nullif(?15, 0))"},
       {&doc_set_final, "UPDATE documents SET final_url = ?2 WHERE url_id = ?1"},
       {&fts_insert, "INSERT INTO pages_fts(rowid, title, text) VALUES(?1, ?2, ?3)"},
       {&fts_delete,
@@ -56,12 +56,12 @@ Result<void> Store::Statements::prepare_all() {
       {&meta_set, "INSERT OR REPLACE INTO meta(key, value) VALUES(?1, ?2)"},
       {&fetch_insert,
        "INSERT INTO fetch_log(url, host, address, kind, attempt, started_at, waited, wait_reason, "
-       "robots_rule, status, error, bytes, elapsed, reused, error_kind) "
-       "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"},
+       "robots_rule, status, error, bytes, elapsed, reused, error_kind, run_id) "
+       "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, nullif(?16, 0))"},
       {&url_started, "UPDATE urls SET state = 'in_flight' WHERE id = ?1 AND state = 'queued'"},
       {&robots_insert,
-       "INSERT INTO robots_log(host, url, fetched_at, status, error, body, crawl_delay, sitemaps) "
-       "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"},
+       "INSERT INTO robots_log(host, url, fetched_at, status, error, body, crawl_delay, sitemaps, run_id) "
+       "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, nullif(?9, 0))"},
       {&run_insert,
        "INSERT INTO run_log(started_at, version, options, seeds_sha256) VALUES(?1, ?2, ?3, ?4)"},
       {&run_end, "UPDATE run_log SET ended_at = ?2, pages = ?3, outcome = ?4 WHERE id = ?1"},
@@ -115,7 +115,7 @@ Result<int64_t> Store::Statements::insert_url(const DiscoveredUrl& t, std::optio
   if (via) insert.bind_int(5, *via);
   insert.bind_text(6, state);
   if (std::strcmp(state, "skipped") == 0) insert.bind_text(7, t.skip_reason);
-  insert.bind_real(8, now).bind_text_or_null(9, t.source).bind_text_or_null(10, t.lastmod);
+  insert.bind_real(8, now).bind_text_or_null(9, t.source).bind_text_or_null(10, t.lastmod).bind_int(11, run_id);
   if (auto r = run(db, insert, "insert url"); !r) return r.error();
   return sqlite3_last_insert_rowid(db);
 }
@@ -239,6 +239,7 @@ Result<void> Store::Statements::put_document(const PageResult& page, std::string
   put.bind_text_or_null(8, error).bind_int(9, page.bytes).bind_int(10, page.truncated ? 1 : 0);
   if (page.redirect) put.bind_text(11, page.redirect->url);
   put.bind_int(12, page.index ? 1 : 0).bind_text_or_null(13, page.charset).bind_text_or_null(14, page.error_kind);
+  put.bind_int(15, run_id);
   if (auto r = run(db, put, "store document"); !r) return r;
   if (!page.index) return {};
   Call fts(fts_insert.get());
@@ -274,7 +275,7 @@ Result<void> Store::Statements::record_fetch(const FetchRecord& f) {
     put.bind_null(10);
   }
   put.bind_text_or_null(11, f.error).bind_int(12, f.bytes).bind_real(13, f.elapsed);
-  put.bind_int(14, f.reused ? 1 : 0).bind_text_or_null(15, f.error_kind);
+  put.bind_int(14, f.reused ? 1 : 0).bind_text_or_null(15, f.error_kind).bind_int(16, run_id);
   return run(db, put, "record fetch");
 }
 
@@ -295,6 +296,7 @@ Result<void> Store::Statements::record_robots(const RobotsRecord& r) {
   std::string sitemaps;
   for (const auto& m : r.sitemaps) sitemaps += (sitemaps.empty() ? "" : "\n") + m;
   put.bind_text_or_null(8, sitemaps);
+  put.bind_int(9, run_id);
   return run(db, put, "record robots.txt");
 }
 
@@ -310,7 +312,8 @@ Result<void> Store::Statements::apply(const PageResult& page, double now,
     if (redirect.loop) error = "redirect loop";
     if (!redirect.final_url.empty()) final_url = redirect.final_url;
   }
-  if (auto r = finish_url(page.url_id, state_for_result(page, error), error); !r) return r;
+  std::string_view reason = page.skipped && !page.skip_reason.empty() ? std::string_view(page.skip_reason) : error;
+  if (auto r = finish_url(page.url_id, state_for_result(page, error), reason); !r) return r;
   if (auto r = put_document(page, final_url, error); !r) return r;
   // Only a response names a final URL; a failed fetch leaves its chain as is.
   if (!final_url.empty() && !redirect.loop) {

@@ -84,6 +84,7 @@ struct Store::Statements {
   Stmt meta_set;
   Stmt fetch_insert, robots_insert, url_started;
   Stmt run_insert, run_end, host_delay;
+  int64_t run_id = 0;  // the run the writes belong to (begin_run); 0 before it: NULL
   std::unordered_map<std::string, int64_t, StringHash, std::equal_to<>> hosts;
 };
 

@@ -106,13 +106,14 @@ TEST_CASE("stats, search and query read a crawl", "[cli]") {
   std::string db = dir.file("crawl.db");
   auto c = run_webcrawl({"crawl", "--delay", "0", "--no-robots", "--db", db, server.url("/")});
   REQUIRE(c.status == 0);
-  CHECK(c.err.find("crawled 2 pages") != std::string::npos);
+  CHECK(c.err.find("webcrawl: finished: nothing left to fetch") != std::string::npos);
+  CHECK(c.err.find("fetched  2 pages") != std::string::npos);
 
   auto stats = run_webcrawl({"stats", "--db", db});
   CHECK(stats.status == 0);
   CHECK(stats.out.find("fetched       2") != std::string::npos);
   CHECK(stats.out.find("text/html") != std::string::npos);
-  CHECK(stats.out.find("requests      2 over 1 connections (2.0 per connection)") != std::string::npos);
+  CHECK(stats.out.find("requests      2 requests over 1 connection (2.0 per connection)") != std::string::npos);
 
   auto search = run_webcrawl({"search", "--db", db, "wombat"});
   CHECK(search.status == 0);

@@ -183,9 +183,11 @@ TEST_CASE("stats count URLs, documents, statuses, errors and hosts", "[storage]"
   pb.fetched_at = 1700000100;
   PageResult pc = page(c, "http://c.test/");
   pc.status.reset();
-  pc.error = "timeout";
+  pc.error = "timeout after 30s in all";
+  pc.error_kind = "timeout";
   pc.content_type.clear();
   pc.fetched_at = 1700000050;
+  pb.error_kind = "http 4xx";
   commit(*store, {pa, pb, pc});
 
   auto s = reader(*store)->stats(1);
@@ -194,15 +196,51 @@ TEST_CASE("stats count URLs, documents, statuses, errors and hosts", "[storage]"
   CHECK(s->queued == 1);
   CHECK(s->fetched == 2);
   CHECK(s->failed == 1);
-  CHECK(s->skipped == 0);
+  CHECK(s->skipped_total == 0);
+
   CHECK(s->bytes == 300);
   CHECK(s->first_fetch == Approx(1700000000.25));
   CHECK(s->last_fetch == Approx(1700000100));
   CHECK(s->links == 2);
   CHECK(s->by_status == std::map<std::string, int64_t>{{"200", 1}, {"404", 1}});
   CHECK(s->by_content_type == std::map<std::string, int64_t>{{"text/html", 2}});
-  CHECK(s->errors == std::map<std::string, int64_t>{{"timeout", 1}});
+  CHECK(s->errors == std::map<std::string, int64_t>{{"http 4xx", 1}, {"timeout", 1}});
+  CHECK(s->failing_hosts == std::vector<std::pair<std::string, int64_t>>{{"http://c.test", 1}});
   CHECK(s->top_hosts == std::vector<std::pair<std::string, int64_t>>{{"http://a.test", 2}});
+}
+
+TEST_CASE("stats of one run count only what that run did", "[storage]") {
+  TempDir dir;
+  auto store = open_store(dir.file("c.db").string());
+  REQUIRE(store->begin_run({1, "v", "{}", ""}));
+  int64_t a = seed(*store, "http://a.test/");
+  PageResult pa = page(a, "http://a.test/");
+  pa.links = {link("http://a.test/b"), OutLink{to("http://out.test/", 1, false, "out of scope"), "", false}};
+  commit(*store, {pa});
+  auto second = store->begin_run({2, "v", "{}", ""});
+  REQUIRE(second);
+  auto queued = store->queued_urls();
+  REQUIRE(queued->size() == 1);
+  PageResult pb = page(queued->at(0).id, "http://a.test/b");
+  pb.status.reset();
+  pb.error = "connect: connection refused";
+  pb.error_kind = "connect";
+  commit(*store, {pb});
+
+  auto whole = reader(*store)->stats();
+  REQUIRE(whole);
+  CHECK(whole->fetched == 1);
+  CHECK(whole->failed == 1);
+  CHECK(whole->skipped == std::map<std::string, int64_t>{{"out of scope", 1}});
+  CHECK(whole->runs.size() == 2);
+  auto run2 = reader(*store)->stats(10, *second);
+  REQUIRE(run2);
+  CHECK(run2->fetched == 0);
+  CHECK(run2->failed == 1);
+  CHECK(run2->skipped_total == 0);
+  CHECK(run2->errors == std::map<std::string, int64_t>{{"connect", 1}});
+  CHECK(run2->links == 0);
+  CHECK(whole->links == 2);
 }
 
 }  // namespace

@@ -151,17 +151,18 @@ TEST_CASE("every view has the columns the README documents", "[storage]") {
   CHECK(columns(*store, "SELECT * FROM pages") ==
         Names{"url", "final_url", "status", "content_type", "depth", "title", "text", "fetched_at", "error", "bytes",
               "truncated", "host", "url_id", "redirect_to", "state", "fetched_unix", "charset", "path",
-              "canonical", "warc_file", "warc_offset", "error_kind"});
+              "canonical", "warc_file", "warc_offset", "error_kind", "run_id"});
   CHECK(columns(*store, "SELECT * FROM frontier") ==
         Names{"url", "host", "depth", "state", "reason", "id", "redirects", "via", "discovered_at",
-              "discovered_unix", "source", "lastmod"});
+              "discovered_unix", "source", "lastmod", "run_id"});
   CHECK(columns(*store, "SELECT * FROM fetches") ==
         Names{"url", "host", "address", "kind", "attempt", "started_at", "waited", "wait_reason", "robots_rule",
-              "status", "error", "bytes", "elapsed", "reused", "started_unix", "id", "error_kind"});
+              "status", "error", "bytes", "elapsed", "reused", "started_unix", "id", "error_kind", "run_id"});
   CHECK(columns(*store, "SELECT * FROM robots") ==
-        Names{"host", "url", "fetched_at", "status", "error", "body", "crawl_delay", "sitemaps", "fetched_unix"});
+        Names{"host", "url", "fetched_at", "status", "error", "body", "crawl_delay", "sitemaps", "fetched_unix",
+              "run_id"});
   CHECK(columns(*store, "SELECT * FROM sitemaps") ==
-        Names{"url", "host", "fetched_at", "status", "error", "kind", "urls", "fetched_unix"});
+        Names{"url", "host", "fetched_at", "status", "error", "kind", "urls", "fetched_unix", "run_id"});
   CHECK(columns(*store, "SELECT * FROM runs") ==
         Names{"id", "started_at", "ended_at", "version", "options", "seeds_sha256", "pages", "outcome",
               "started_unix", "ended_unix"});

@@ -1,0 +1,164 @@
+// The subcommands that read a crawl database: stats, search, query, export.
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <memory>
+
+#include "crawler/cli_common.h"
+#include "crawler/row_printer.h"
+#include "crawler/summary.h"
+#include "storage/reader.h"
+
+namespace webcrawl::crawler {
+namespace {
+
+// The views export writes, and the order that keeps a re-export identical.
+struct View {
+  const char* name;
+  const char* order;
+};
+constexpr View kViews[] = {
+    {"pages", "url_id"}, {"links", "src_id, dst_id"}, {"frontier", "id"}, {"fetches", "id"},
+    {"robots", "fetched_unix"}, {"sitemaps", "fetched_unix"}, {"runs", "id"},
+};
+
+Result<std::unique_ptr<storage::Reader>> open_db(const std::string& path) { return storage::Reader::open(path); }
+
+struct ReadArgs {
+  std::string db = "crawl.db";
+  std::string text;  // the query or the SQL
+  std::string format;
+  int limit = 20;
+  int width = -1;  // -1: 60 on a terminal, none otherwise
+  std::string table = "pages", where, output;
+};
+
+int stats(const ReadArgs& a) {
+  auto reader = open_db(a.db);
+  if (!reader) return fail(reader.error());
+  auto s = (*reader)->stats();
+  if (!s) return fail(s.error());
+  std::cout << (a.format == "json" ? stats_json(a.db, *s) : format_stats(a.db, *s));
+  return kExitOk;
+}
+
+int search(const ReadArgs& a) {
+  auto reader = open_db(a.db);
+  if (!reader) return fail(reader.error());
+  auto hits = (*reader)->search(a.text, static_cast<std::size_t>(a.limit));
+  if (!hits) return fail(hits.error());
+  if (hits->empty()) {
+    std::cout << "no matches\n";
+    return kExitOk;
+  }
+  int n = 1;
+  for (const auto& h : *hits) {
+    std::cout << n++ << ". " << (h.title.empty() ? "(no title)" : h.title) << "\n   " << h.url << "\n   "
+              << h.snippet << "\n";
+  }
+  return kExitOk;
+}
+
+RowPrinter::Format format_of(const std::string& name) {
+  if (name == "csv") return RowPrinter::Format::kCsv;
+  if (name == "jsonl") return RowPrinter::Format::kJsonl;
+  return RowPrinter::Format::kText;
+}
+
+int print_rows(const std::string& db, const std::string& sql, RowPrinter::Format format, std::size_t width,
+               std::ostream& out) {
+  auto reader = open_db(db);
+  if (!reader) return fail(reader.error());
+  RowPrinter printer(format, out, width);
+  auto r = (*reader)->query(
+      sql, [&](const std::vector<std::string>& names) { printer.columns(names); },
+      [&](const std::vector<storage::Value>& row) { printer.row(row); });
+  if (!r) return fail(r.error());
+  printer.end();
+  out.flush();
+  if (!out) return fail(Error{Code::kIo, "cannot write the output"});
+  return kExitOk;
+}
+
+int query(const ReadArgs& a) {
+  // Cut cells only for a person at a terminal; a file or a pipe gets them whole.
+  std::size_t width = a.width >= 0 ? static_cast<std::size_t>(a.width) : (isatty(STDOUT_FILENO) ? 60 : 0);
+  return print_rows(a.db, a.text, format_of(a.format.empty() ? "text" : a.format), width, std::cout);
+}
+
+// The format an output file's name asks for, when --format is not given.
+Result<std::string> export_format(const ReadArgs& a) {
+  if (!a.format.empty()) return a.format;
+  if (a.output.empty() || a.output == "-") return std::string("jsonl");
+  auto ends = [&](std::string_view tail) {
+    return a.output.size() >= tail.size() && a.output.compare(a.output.size() - tail.size(), tail.size(), tail) == 0;
+  };
+  if (ends(".csv")) return std::string("csv");
+  if (ends(".jsonl") || ends(".ndjson") || ends(".json")) return std::string("jsonl");
+  return Error{Code::kInvalidArgument,
+               "--output " + a.output + ": cannot tell the format from the name; give --format jsonl or csv"};
+}
+
+// Streams a whole view row by row, so exporting millions of pages needs no
+// more memory than one row.
+int export_view(const ReadArgs& a) {
+  const View* view = nullptr;
+  for (const View& v : kViews) {
+    if (a.table == v.name) view = &v;
+  }
+  if (!view) return fail(Error{Code::kInvalidArgument, "--table: no view " + a.table});
+  auto format = export_format(a);
+  if (!format) return fail(format.error());
+  std::string sql = std::string("SELECT * FROM ") + view->name;
+  // The reader refuses anything but one read-only statement, so a filter
+  // can only select.
+  if (!a.where.empty()) sql += " WHERE (" + a.where + ")";
+  sql += std::string(" ORDER BY ") + view->order;
+  if (a.output.empty() || a.output == "-") return print_rows(a.db, sql, format_of(*format), 0, std::cout);
+  // Checked before the output file is created, so a bad database leaves none.
+  if (auto r = open_db(a.db); !r) return fail(r.error());
+  std::ofstream file(a.output, std::ios::binary | std::ios::trunc);
+  if (!file) return fail(Error{Code::kIo, "cannot write " + a.output + ": " + std::strerror(errno)});
+  return print_rows(a.db, sql, format_of(*format), 0, file);
+}
+
+}  // namespace
+
+void add_read_commands(CLI::App& app, std::vector<Command>& commands) {
+  auto a = std::make_shared<ReadArgs>();
+  auto* st = app.add_subcommand("stats", "what a crawl did: pages, failures, skips, errors by kind, politeness, runs");
+  st->add_option("--db", a->db, "database")->capture_default_str();
+  st->add_option("--format", a->format, "text or json")->check(CLI::IsMember({"text", "json"}));
+  commands.push_back({st, [a] { return stats(*a); }});
+
+  auto* se = app.add_subcommand("search", "full-text search, best matches first");
+  se->add_option("--db", a->db, "database")->capture_default_str();
+  se->add_option("--limit", a->limit, "number of results")->check(CLI::Range(1, 100000))->capture_default_str();
+  se->add_option("query", a->text, "FTS5 query: words, \"phrases\", AND/OR/NOT, prefix*")->required();
+  commands.push_back({se, [a] { return search(*a); }});
+
+  auto* q = app.add_subcommand("query", "run one read-only SQL statement and print its rows");
+  q->add_option("--db", a->db, "database")->capture_default_str();
+  q->add_option("--format", a->format, "text, csv or jsonl (default text)")
+      ->check(CLI::IsMember({"text", "csv", "jsonl"}));
+  q->add_option("--width", a->width, "on a terminal, cut text cells at N characters (default 60; 0: never)")
+      ->check(CLI::Range(0, 1000000));
+  q->add_option("sql", a->text, "SQL")->required();
+  commands.push_back({q, [a] { return query(*a); }});
+
+  auto* ex = app.add_subcommand("export", "stream a whole view as JSON Lines or CSV");
+  ex->add_option("--db", a->db, "database")->capture_default_str();
+  std::string views;
+  for (const View& v : kViews) views += (views.empty() ? "" : ", ") + std::string(v.name);
+  ex->add_option("--table", a->table, "the view: " + views)->capture_default_str();
+  ex->add_option("--format", a->format, "jsonl or csv (default: from --output's extension, else jsonl)")
+      ->check(CLI::IsMember({"jsonl", "csv"}));
+  ex->add_option("--where", a->where, "an SQL condition on the view's columns, e.g. \"status >= 400\"");
+  ex->add_option("--output", a->output, "file to write (default: standard output)");
+  commands.push_back({ex, [a] { return export_view(*a); }});
+}
+
+}  // namespace webcrawl::crawler
