@@ -65,6 +65,7 @@ class Crawl {
   // Set-up and tear-down.
   Result<void> prepare();
   Result<void> open_loop();
+  Result<void> add_proxies(FetcherConfig& fc) const;
   Result<void> summarize(CrawlSummary& s);
   void finish();
   void on_signal(int signum);
@@ -159,6 +160,8 @@ class Crawl {
   int signal_ = 0;
   std::optional<Error> fatal_;
   int64_t run_id_ = 0;              // this run's row in `runs`
+  parser::Headers headers_;         // --header, sent with every request
+  std::vector<storage::RobotsRecord> earlier_robots_;  // from the database, for the gate
   std::unordered_map<std::string, double> reported_delay_;  // hosts.delay as last written
   std::unordered_map<std::string, int64_t> pages_per_host_;  // only with --max-pages-per-host
 };

@@ -2,7 +2,12 @@
 // to each response: retries, parking, redirects, pages to parse, the audit.
 #include <cmath>
 
+#include <cstdio>
+#include <ctime>
+
 #include "common/clock.h"
+#include "crawler/config.h"
+#include "crawler/summary.h"
 #include "crawler/crawl.h"
 #include "crawler/uv_util.h"
 
@@ -14,6 +19,21 @@ std::string describe(const std::optional<parser::RobotsDecision>& d) {
   if (!d || !d->rule) return "no matching rule";
   return std::string(d->rule->allow ? "allow " : "disallow ") + d->rule->pattern + " (line " +
          std::to_string(d->rule->line) + ")";
+}
+
+// "08:41:07  200  12.3 KiB  0.123s  http://a.test/x" or, for a failure,
+// "08:41:07  timeout: read idle for 15s  0 bytes  15.0s  http://a.test/y".
+std::string verbose_line(const storage::FetchRecord& f) {
+  std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  localtime_r(&now, &tm);
+  char clock[16];
+  std::strftime(clock, sizeof clock, "%H:%M:%S", &tm);
+  std::string what = f.status ? std::to_string(*f.status) : f.error_kind + ": " + f.error;
+  if (f.status && !f.error.empty()) what += " (" + f.error + ")";
+  char elapsed[32];
+  std::snprintf(elapsed, sizeof elapsed, "%.3fs", f.elapsed);
+  return std::string(clock) + "  " + what + "  " + human_bytes(f.bytes) + "  " + elapsed + "  " + f.url;
 }
 
 bool cancelled(const FetchResponse& r) { return r.error && r.error->code == Code::kCancelled; }
@@ -117,6 +137,14 @@ FetchRequest Crawl::request_for(parser::Url url, std::size_t max_body) const {
   r.timeout = options_.timeout;
   r.connect_timeout = std::min(options_.connect_timeout, options_.timeout);
   r.read_timeout = std::min(options_.read_timeout, options_.timeout);
+  r.headers = headers_;
+  if (!options_.host_overrides.empty()) {
+    if (const HostOverride* h = find_override(options_, r.url.hostname())) {
+      for (const std::string& header : h->headers) {
+        if (auto nv = split_header(header)) r.headers.push_back(std::move(*nv));
+      }
+    }
+  }
   return r;
 }
 
@@ -280,6 +308,7 @@ void Crawl::audit(const std::string& url, const std::string& origin, const char*
   f.elapsed = response.elapsed;
   f.reused = response.reused_connection;
   f.error_kind = error_kind(response);
+  if (options_.verbose) progress_->print(verbose_line(f));
   writer_->submit(std::move(f));
 }
 

@@ -16,6 +16,7 @@
 #include "common/clock.h"
 #include "common/version.h"
 #include "crawler/config.h"
+#include "parser/ascii.h"
 #include "crawler/crawl.h"
 #include "crawler/summary.h"
 #include "crawler/uv_util.h"
@@ -100,7 +101,8 @@ Result<void> Crawl::prepare() {
     seeds.push_back(std::move(d));
   }
   std::error_code ec;
-  if (seeds.empty() && std::filesystem::file_size(options_.db_path, ec) == 0) {
+  auto size = std::filesystem::file_size(options_.db_path, ec);
+  if (seeds.empty() && (ec || size == 0)) {
     return Error{Code::kInvalidArgument, "nothing to crawl: give seed URLs or --seeds FILE"};
   }
   auto store = storage::Store::open(options_.db_path);
@@ -109,6 +111,11 @@ Result<void> Crawl::prepare() {
   if (!seeds.empty()) {
     auto added = store_->add_seeds(seeds);
     if (!added) return added.error();
+  }
+  if (options_.robots) {
+    auto robots = store_->recent_robots(unix_now() - 24 * 3600.0);
+    if (!robots) return robots.error();
+    earlier_robots_ = std::move(*robots);
   }
   auto earlier_runs = store_->run_count();
   if (!earlier_runs) return earlier_runs.error();
@@ -160,6 +167,42 @@ Result<void> Crawl::prepare() {
 
 // Every handle, checked as it is made; on failure those made so far are
 // closed by finish() like the rest.
+// --proxy for every request, or else what the environment named
+// (options.h): http_proxy for http, https_proxy for https, no_proxy for both.
+Result<void> Crawl::add_proxies(FetcherConfig& fc) const {
+  std::vector<std::string> direct;
+  std::string_view list = options_.no_proxy;
+  while (!list.empty()) {
+    std::size_t comma = list.find(',');
+    std::string entry = parser::ascii_lowercase(parser::trim(list.substr(0, comma)));
+    if (!entry.empty()) direct.push_back(entry.substr(0, entry.find(':')));  // ports are not told apart
+    list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+  }
+  auto proxy = [&](const std::string& text, bool http, bool https) -> Result<ProxyConfig> {
+    auto url = parser::parse_url(text);
+    if (!url) return Error{Code::kInvalidArgument, "proxy " + text + ": " + url.error().message};
+    return ProxyConfig{*url, direct, http, https};
+  };
+  if (!options_.proxy.empty()) {
+    auto p = proxy(options_.proxy, true, true);
+    if (!p) return p.error();
+    fc.proxy = std::move(*p);
+    fc.proxy->no_proxy.clear();  // a proxy given on the command line carries everything
+    return {};
+  }
+  if (!options_.http_proxy.empty()) {
+    auto p = proxy(options_.http_proxy, true, false);
+    if (!p) return p.error();
+    fc.proxy = std::move(*p);
+  }
+  if (!options_.https_proxy.empty()) {
+    auto p = proxy(options_.https_proxy, false, true);
+    if (!p) return p.error();
+    fc.https_proxy = std::move(*p);
+  }
+  return {};
+}
+
 Result<void> Crawl::open_loop() {
   FetcherConfig fc;
   fc.user_agent = options_.user_agent;
@@ -169,6 +212,10 @@ Result<void> Crawl::open_loop() {
   fc.max_idle_per_origin = static_cast<std::size_t>(options_.per_host);
   for (const HostOverride& h : options_.host_overrides) {
     fc.max_idle_per_origin = std::max(fc.max_idle_per_origin, static_cast<std::size_t>(h.per_host.value_or(0)));
+  }
+  if (auto r = add_proxies(fc); !r) return r;
+  for (const std::string& header : options_.headers) {
+    if (auto nv = split_header(header)) headers_.push_back(std::move(*nv));
   }
   auto fetcher = Fetcher::create(loop_, fc);
   if (!fetcher) return fetcher.error();
@@ -196,6 +243,12 @@ Result<void> Crawl::open_loop() {
   hooks.keep = [this](storage::RobotsRecord record) { writer_->submit(std::move(record)); };
   hooks.settled = [this](const std::string& origin, bool known) { on_robots_settled(origin, known); };
   robots_ = std::make_unique<RobotsGate>(loop_, robots_config, std::move(hooks));
+  // RFC 9309 2.4 lets an answer serve 24 hours, across runs too.
+  double now = unix_now();
+  for (const storage::RobotsRecord& r : earlier_robots_) {
+    if (r.status) robots_->preload(r.host, *r.status, r.body, now - r.fetched_at);
+  }
+  earlier_robots_.clear();
 
   auto init_timer = [this](uv_timer_t*& t) -> Result<void> {
     t = new uv_timer_t;

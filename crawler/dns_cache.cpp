@@ -11,7 +11,8 @@ namespace webcrawl::crawler {
 namespace {
 
 constexpr double kTtl = 300.0;          // getaddrinfo gives no TTL; five minutes is common
-constexpr double kFailureTtl = 30.0;    // a failing name is not asked again at once
+constexpr double kFailureTtl = 30.0;    // a name that does not exist is not asked again at once
+constexpr double kRetryTtl = 2.0;       // a temporary failure is remembered only briefly, for retries
 constexpr std::size_t kMaxEntries = 1 << 16;  // a broad crawl's cache stays bounded
 
 Error lookup_error(const std::string& host, int status) {
@@ -134,7 +135,8 @@ void DnsCache::on_resolved(const std::string& host, int status, const addrinfo* 
     }
     if (e.answer.addresses.empty()) e.answer.error = Error{Code::kDns, "dns " + host + ": no address"};
   }
-  e.expires = monotonic_seconds() + (e.answer.error ? kFailureTtl : kTtl);
+  double ttl = !e.answer.error ? kTtl : e.answer.error->code == Code::kDns ? kFailureTtl : kRetryTtl;
+  e.expires = monotonic_seconds() + ttl;
   deliver(e);
 }
 

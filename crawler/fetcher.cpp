@@ -27,19 +27,26 @@ Result<const TlsContext*> Fetcher::Impl::tls_context() {
   return tls.get();
 }
 
-bool Fetcher::Impl::proxied(const parser::Url& url) const {
-  if (!config.proxy) return false;
+const parser::Url* Fetcher::Impl::proxy_for(const parser::Url& url) const {
+  const ProxyConfig* proxy = nullptr;
+  if (url.https() && config.https_proxy) {
+    proxy = &*config.https_proxy;
+  } else if (config.proxy && (url.https() ? config.proxy->for_https : config.proxy->for_http)) {
+    proxy = &*config.proxy;
+  }
+  if (!proxy) return nullptr;
   const std::string host = url.hostname();
-  for (const std::string& entry : config.proxy->no_proxy) {
-    if (entry == "*" || host == entry) return false;
+  for (const std::string& entry : proxy->no_proxy) {
+    if (entry.empty()) continue;
+    if (entry == "*" || host == entry) return nullptr;
     // ".example.org" and "example.org" both cover the subdomains.
     std::string_view suffix = entry.front() == '.' ? std::string_view(entry).substr(1) : std::string_view(entry);
     if (host.size() > suffix.size() && host.compare(host.size() - suffix.size(), suffix.size(), suffix) == 0 &&
         host[host.size() - suffix.size() - 1] == '.') {
-      return false;
+      return nullptr;
     }
   }
-  return true;
+  return &proxy->url;
 }
 
 Result<Connection*> Fetcher::Impl::open_connection(const std::string& origin) {

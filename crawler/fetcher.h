@@ -27,6 +27,8 @@ namespace webcrawl::crawler {
 struct ProxyConfig {
   parser::Url url;                    // http://host:port of the proxy
   std::vector<std::string> no_proxy;  // host names (and their subdomains) reached directly; "*": all
+  bool for_http = true;               // which requests it carries: plain http ones,
+  bool for_https = true;              // and https ones (through CONNECT)
 };
 
 struct FetcherConfig {
@@ -37,6 +39,7 @@ struct FetcherConfig {
   std::size_t max_idle_per_origin = 1;
   double idle_timeout = 30.0;     // seconds an idle keep-alive connection is kept
   std::optional<ProxyConfig> proxy;
+  std::optional<ProxyConfig> https_proxy;  // for https requests instead of `proxy`, when set
 };
 
 struct FetchRequest {

@@ -43,8 +43,8 @@ struct Fetcher::Impl {
   ~Impl();
 
   Result<const TlsContext*> tls_context();
-  // Whether requests to `url` go through the configured proxy.
-  bool proxied(const parser::Url& url) const;
+  // The proxy requests to `url` go through, or null when they go direct.
+  const parser::Url* proxy_for(const parser::Url& url) const;
   // A new socket for `origin`, counted, with room made under the global cap.
   Result<Connection*> open_connection(const std::string& origin);
   void close_connection(Connection* c);
@@ -112,6 +112,7 @@ struct Transaction final : ConnectionEvents {
   bool got_bytes_ = false;      // any response byte arrived on this attempt
   bool retried_stale_ = false;  // a reused connection closed under us once already
   bool proxied_ = false;
+  const parser::Url* proxy_ = nullptr;  // the fetcher's, which outlives the request
   std::optional<DnsAnswer> dns_ready_;  // a cached answer, taken up at the next tick
   std::optional<DnsCache::Ticket> dns_ticket_;
   std::vector<sockaddr_storage> addresses_;

@@ -28,7 +28,8 @@ void Transaction::start() {
   deadline_ = started_ + request_.timeout;
   uv_check(uv_timer_init(owner_->loop, &timer_), "uv_timer_init");
   owner_->transactions.insert(this);
-  proxied_ = owner_->proxied(request_.url);
+  proxy_ = owner_->proxy_for(request_.url);
+  proxied_ = proxy_ != nullptr;
   if (Connection* c = owner_->take_idle(request_.url.origin())) {
     conn_ = c;
     c->attach(this);
@@ -42,7 +43,7 @@ void Transaction::start() {
 }
 
 std::string Transaction::host_to_resolve() const {
-  return proxied_ ? owner_->config.proxy->url.hostname() : request_.url.hostname();
+  return proxied_ ? proxy_->hostname() : request_.url.hostname();
 }
 
 // ---- resolve -------------------------------------------------------------
@@ -82,7 +83,7 @@ void Transaction::connect() {
   conn_ = *c;
   conn_->attach(this);
   sockaddr_storage addr = addresses_[addr_index_ % addresses_.size()];
-  uint16_t port = htons(proxied_ ? owner_->config.proxy->url.port : request_.url.port);
+  uint16_t port = htons(proxied_ ? proxy_->port : request_.url.port);
   if (addr.ss_family == AF_INET) {
     reinterpret_cast<sockaddr_in*>(&addr)->sin_port = port;
   } else {

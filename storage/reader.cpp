@@ -181,9 +181,10 @@ Result<CrawlStats> Reader::stats(std::size_t top_hosts, std::optional<int64_t> r
 Result<std::vector<std::string>> Reader::seed_failures(int64_t run) {
   std::vector<std::string> out;
   auto r = each_row(db_,
-                    "SELECT h.origin, min(d.error) FROM documents d JOIN urls u ON u.id = d.url_id "
-                    "JOIN hosts h ON h.id = u.host_id WHERE d.run_id = ?1 AND u.depth = 0 AND d.status IS NULL "
-                    "AND d.error IS NOT NULL GROUP BY h.id ORDER BY h.id LIMIT 5",
+                    "SELECT h.origin, min(coalesce(d.error, 'HTTP ' || d.status)) FROM documents d "
+                    "JOIN urls u ON u.id = d.url_id JOIN hosts h ON h.id = u.host_id "
+                    "WHERE d.run_id = ?1 AND u.depth = 0 AND (u.state = 'failed' OR "
+                    "(u.state = 'skipped' AND d.error IS NOT NULL)) GROUP BY h.id ORDER BY h.id LIMIT 5",
                     {run}, [&](const Call& row) {
                       std::string origin = row.text(0);
                       out.push_back(origin.substr(origin.find("//") + 2) + ": " + innermost_reason(row.text(1)));

@@ -178,6 +178,30 @@ Result<int64_t> Store::document_count() {
   return count;
 }
 
+Result<std::vector<RobotsRecord>> Store::recent_robots(double since) {
+  std::vector<RobotsRecord> out;
+  auto stmt = prepare(db_,
+                      "SELECT r.host, r.url, r.fetched_at, r.status, r.body FROM robots_log r "
+                      "WHERE r.id IN (SELECT max(id) FROM robots_log WHERE fetched_at > ?1 GROUP BY host) "
+                      "AND r.host IN (SELECT h.origin FROM hosts h WHERE EXISTS "
+                      "(SELECT 1 FROM urls u WHERE u.host_id = h.id AND u.state = 'queued'))");
+  if (!stmt) return stmt.error();
+  Call call(stmt->get());
+  call.bind_real(1, since);
+  int rc;
+  while ((rc = call.step()) == SQLITE_ROW) {
+    RobotsRecord r;
+    r.host = call.text(0);
+    r.url = call.text(1);
+    r.fetched_at = call.real(2);
+    if (!call.is_null(3)) r.status = static_cast<int>(call.integer(3));
+    r.body = call.text(4);
+    out.push_back(std::move(r));
+  }
+  if (rc != SQLITE_DONE) return from_sqlite(db_, "read robots.txt answers");
+  return out;
+}
+
 Result<int64_t> Store::run_count() {
   int64_t count = 0;
   auto r = each_row(db_, "SELECT count(*) FROM run_log", {}, [&](const Call& row) { count = row.integer(0); });

@@ -182,6 +182,10 @@ class Store {
   Result<std::vector<std::pair<std::string, int64_t>>> documents_by_host();
   // Number of documents stored (fetched, failed or skipped).
   Result<int64_t> document_count();
+  // The last robots.txt answer of each origin that still has URLs queued,
+  // fetched after `since` (unix seconds): a resumed crawl uses them for
+  // their 24 hours instead of asking again.
+  Result<std::vector<RobotsRecord>> recent_robots(double since);
   // Runs recorded before this one.
   Result<int64_t> run_count();
   // Queues again every URL that failed, and those skipped because their

@@ -467,11 +467,14 @@ std::vector<std::string> chunk_pieces(std::string_view body, std::size_t count) 
 
 std::string Request::header(std::string_view name) const { return find_header(headers, name); }
 
+std::string RecordedRequest::header(std::string_view name) const { return find_header(headers, name); }
+
 Response& Response::set_header(std::string name, std::string value) {
   std::erase_if(headers, [&](const auto& h) { return iequals(h.first, name); });
   headers.emplace_back(std::move(name), std::move(value));
   return *this;
 }
+
 
 Response& Response::add_header(std::string name, std::string value) {
   headers.emplace_back(std::move(name), std::move(value));
@@ -841,6 +844,7 @@ std::size_t TestServer::Impl::record(const Request& request, Clock::time_point s
   entry.path = request.path;
   entry.method = request.method;
   entry.user_agent = request.header("User-Agent");
+  entry.headers = request.headers;
   entry.connection = request.connection;
   entry.start = start == Clock::time_point{} ? Clock::now() : start;
   entry.local_address = request.local_address;

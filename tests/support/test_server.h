@@ -106,6 +106,11 @@ struct RecordedRequest {
   std::string path;        // target up to '?'
   std::string method;
   std::string user_agent;  // the User-Agent header as sent
+  Headers headers;         // every header as sent
+
+  // The first value of the header called name (ASCII case-insensitive), or
+  // "" if there is none.
+  std::string header(std::string_view name) const;
   std::uint64_t connection = 0;  // equal numbers mean one reused connection
   // When the first byte of the request line arrived.
   std::chrono::steady_clock::time_point start;
