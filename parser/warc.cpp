@@ -279,7 +279,6 @@ Result<void> GzipMemberScanner::feed(std::string_view bytes) {
   while (!bytes.empty()) {
     if (!in_member_) {
       inflateReset(s);
-      head_.clear();
       in_member_ = true;
     }
     std::size_t offered = std::min<std::size_t>(bytes.size(), UINT_MAX);
@@ -291,7 +290,8 @@ Result<void> GzipMemberScanner::feed(std::string_view bytes) {
       s->avail_out = static_cast<uInt>(out.size());
       rc = inflate(s, Z_NO_FLUSH);
       std::size_t produced = out.size() - s->avail_out;
-      std::size_t keep = std::min(produced, head_limit_ - std::min(head_limit_, head_.size()));
+      std::size_t room = members_ == 0 ? head_limit_ - std::min(head_limit_, head_.size()) : 0;
+      std::size_t keep = std::min(produced, room);
       head_.append(reinterpret_cast<const char*>(out.data()), keep);
       if (rc == Z_NEED_DICT) return fail("preset dictionary");
       if (rc == Z_DATA_ERROR || rc == Z_STREAM_ERROR || rc == Z_MEM_ERROR) {

@@ -141,8 +141,9 @@ class GzipCompressor {
 // intact member ends: what a repair keeps of a torn file.
 class GzipMemberScanner {
  public:
-  // Keeps the first `head_limit` bytes each member inflates to (0: none), so a
-  // caller can read a record's header without inflating its block into memory.
+  // Keeps the first `head_limit` bytes the first member inflates to (0:
+  // none), so a caller that starts at a record's offset can read its header
+  // without holding its block, or the records after it, in memory.
   static Result<std::unique_ptr<GzipMemberScanner>> create(std::size_t head_limit = 0);
   ~GzipMemberScanner();
   GzipMemberScanner(const GzipMemberScanner&) = delete;
@@ -158,8 +159,7 @@ class GzipMemberScanner {
   uint64_t valid_end() const { return valid_end_; }
   // Intact members seen so far.
   uint64_t members() const { return members_; }
-  // The output of the member in progress, or of the last one when none is,
-  // up to head_limit bytes.
+  // The first member's output so far, up to head_limit bytes.
   const std::string& head() const { return head_; }
 
  private:
