@@ -227,8 +227,7 @@ struct WarcWriter::Impl {
         int err = errno;
         // Best effort: if this fails too, the torn member is what repair cuts
         // at the next open.
-        if (::ftruncate(fd.get(), static_cast<off_t>(size)) != 0) {
-        }
+        [[maybe_unused]] int cut = ::ftruncate(fd.get(), static_cast<off_t>(size));
         return io_error("write", path(files[current]), err);
       }
       done += static_cast<std::size_t>(n);
