@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 #include <optional>
-#include <regex>
 #include <vector>
 
 #include "parser/ascii.h"
@@ -92,18 +91,33 @@ std::string normalize_path(const Part& path) {
   return out;
 }
 
+// surt hands the resolver hosts shaped like 1 to 4 dot-separated numbers,
+// the first not starting with 0 (decimal), or all octal with the first
+// starting with 0.
+bool looks_numeric(std::string_view host) {
+  if (host.empty() || !is_ascii_digit(host[0])) return false;
+  bool octal = host[0] == '0';
+  int parts = 0;
+  for (std::size_t at = 0; at <= host.size(); ++parts) {
+    std::size_t dot = std::min(host.find('.', at), host.size());
+    if (dot == at || parts == 4) return false;
+    for (std::size_t i = at; i < dot; ++i) {
+      if (!is_ascii_digit(host[i]) || (octal && host[i] > '7')) return false;
+    }
+    at = dot + 1;
+  }
+  return true;
+}
+
 // inet_aton's forms ("3279880203", "10.0.258", "017.0.0.1") as a dotted
 // quad, where surt asks the resolver, which parses them the same way.
 std::optional<std::string> attempt_ip(const std::string& host) {
-  static const std::regex kDecimal(R"(^([1-9][0-9]*)(\.[0-9]+)?(\.[0-9]+)?(\.[0-9]+)?$)");
-  static const std::regex kOctal(R"(^(0[0-7]*)(\.[0-7]+)?(\.[0-7]+)?(\.[0-7]+)?$)");
   in_addr addr{};
   if (!host.empty() && std::all_of(host.begin(), host.end(), is_ascii_digit)) {
     uint32_t value = 0;  // surt masks the number to its low 32 bits
     for (char c : host) value = value * 10 + static_cast<uint32_t>(c - '0');
     addr.s_addr = htonl(value);
-  } else if (!(std::regex_match(host, kDecimal) || std::regex_match(host, kOctal)) ||
-             inet_aton(host.c_str(), &addr) == 0) {
+  } else if (!looks_numeric(host) || inet_aton(host.c_str(), &addr) == 0) {
     return std::nullopt;
   }
   char out[INET_ADDRSTRLEN];
@@ -111,31 +125,91 @@ std::optional<std::string> attempt_ip(const std::string& host) {
   return std::string(out);
 }
 
-// ASP.NET cookieless session ids: "/(S(24 chars))/x.aspx" loses the part in
-// parentheses.
-std::string strip_path_session_id(std::string path) {
-  static const std::regex kPatterns[] = {
-      std::regex(R"(^(.*/)(\((?:[a-z]\([0-9a-z]{24}\))+\)/)([^\?]+\.aspx.*)$)", std::regex::icase),
-      std::regex(R"(^(.*/)(\([0-9a-z]{24}\)/)([^\?]+\.aspx.*)$)", std::regex::icase)};
-  for (const std::regex& re : kPatterns) {
-    std::smatch m;
-    if (std::regex_match(path, m, re)) path = m.str(1) + m.str(3);
-  }
-  return path;
+constexpr std::size_t kNone = std::string_view::npos;
+
+bool is_alnum(char c) { return is_ascii_alpha(c) || is_ascii_digit(c); }
+
+// True when s[at, at + n) exists and every byte satisfies `pred`.
+template <class Pred>
+bool run_of(std::string_view s, std::size_t at, std::size_t n, Pred pred) {
+  return at + n <= s.size() && std::all_of(s.begin() + at, s.begin() + at + n, pred);
 }
 
+// Where a session id of surt's query pattern `pattern` (0 to 4: jsessionid,
+// phpsessid, sid, ASPSESSIONID, cfid with cftoken) that starts at `at` ends,
+// or kNone. ASCII case-insensitive, as surt's regular expressions are.
+std::size_t session_id_end(std::string_view s, std::size_t at, int pattern) {
+  static constexpr std::string_view kNames[] = {"jsessionid=", "phpsessid=", "sid="};
+  std::string_view rest = s.substr(at);
+  if (pattern < 3) {
+    std::string_view name = kNames[pattern];
+    bool id = istarts_with(rest, name) && run_of(s, at + name.size(), 32, is_alnum);
+    return id ? at + name.size() + 32 : kNone;
+  }
+  if (pattern == 3) {
+    bool id = istarts_with(rest, "aspsessionid") && run_of(s, at + 12, 8, is_ascii_alpha) &&
+              s.substr(at + 20, 1) == "=" && run_of(s, at + 21, 24, is_ascii_alpha);
+    return id ? at + 45 : kNone;
+  }
+  if (!istarts_with(rest, "cfid=")) return kNone;
+  std::size_t amp = std::min(s.find('&', at), s.size());
+  std::size_t token = amp + 9;  // past "&cftoken="
+  bool id = amp > at + 5 && istarts_with(s.substr(amp), "&cftoken=") && token < s.size() &&
+            s[token] != '&';
+  return id ? std::min(s.find('&', token), s.size()) : kNone;
+}
+
+// surt applies its five patterns ^(.*)ID(?:&(.*))?$ in turn, each once:
+// greedy, one cuts its rightmost id that ends the query or an argument, with
+// the '&' after it.
 std::string strip_query_session_id(std::string query) {
-  static const std::regex kPatterns[] = {
-      std::regex(R"(^(.*)(?:jsessionid=[0-9a-zA-Z]{32})(?:&(.*))?$)", std::regex::icase),
-      std::regex(R"(^(.*)(?:phpsessid=[0-9a-zA-Z]{32})(?:&(.*))?$)", std::regex::icase),
-      std::regex(R"(^(.*)(?:sid=[0-9a-zA-Z]{32})(?:&(.*))?$)", std::regex::icase),
-      std::regex(R"(^(.*)(?:ASPSESSIONID[a-zA-Z]{8}=[a-zA-Z]{24})(?:&(.*))?$)", std::regex::icase),
-      std::regex(R"(^(.*)(?:cfid=[^&]+&cftoken=[^&]+)(?:&(.*))?$)", std::regex::icase)};
-  for (const std::regex& re : kPatterns) {
-    std::smatch m;
-    if (std::regex_match(query, m, re)) query = m.str(1) + m.str(2);
+  for (int pattern = 0; pattern < 5; ++pattern) {
+    for (std::size_t p = query.size() + 1; p-- > 0;) {
+      std::size_t end = session_id_end(query, p, pattern);
+      if (end == kNone || (end < query.size() && query[end] != '&')) continue;
+      query = query.substr(0, p) + (end < query.size() ? query.substr(end + 1) : "");
+      break;
+    }
   }
   return query;
+}
+
+// True when s[at...] is surt's [^?]+\.aspx.* : ".aspx" after at least one
+// byte, with no '?' before it.
+bool aspx_follows(std::string_view s, std::size_t at) {
+  std::size_t limit = std::min(s.find('?', at), s.size());
+  for (std::size_t i = at + 1; i <= limit && i + 5 <= s.size(); ++i) {
+    if (istarts_with(s.substr(i), ".aspx")) return true;
+  }
+  return false;
+}
+
+// ASP.NET cookieless session ids, "/(S(24 chars))/x.aspx" or
+// "/(24 chars)/x.aspx": surt cuts the rightmost one (then the other form's)
+// out of the path.
+std::string strip_path_session_id(std::string path) {
+  auto grouped_end = [](std::string_view s, std::size_t at) -> std::size_t {
+    std::size_t i = at + 1;  // past '('
+    while (i < s.size() && is_ascii_alpha(s[i]) && s.substr(i + 1, 1) == "(" &&
+           run_of(s, i + 2, 24, is_alnum) && s.substr(i + 26, 1) == ")") {
+      i += 27;
+    }
+    return i > at + 1 && s.substr(i, 2) == ")/" ? i + 2 : kNone;
+  };
+  auto plain_end = [](std::string_view s, std::size_t at) -> std::size_t {
+    return run_of(s, at + 1, 24, is_alnum) && s.substr(at + 25, 2) == ")/" ? at + 27 : kNone;
+  };
+  for (auto id_end : {+grouped_end, +plain_end}) {
+    for (std::size_t p = path.size(); p-- > 1;) {
+      if (path[p - 1] != '/' || path[p] != '(') continue;
+      std::size_t end = id_end(path, p);
+      if (end != kNone && aspx_follows(path, end)) {
+        path.erase(p, end - p);
+        break;
+      }
+    }
+  }
+  return path;
 }
 
 // Arguments sorted as Python sorts (name, value) tuples: "a" < "a=" < "a=1".

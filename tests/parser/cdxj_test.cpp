@@ -69,6 +69,23 @@ TEST_CASE("SURT keys match pywb's canonicalization", "[warc]") {
       {"http://a.test/%23frag?q=%23", "test,a)/%23frag?q=%23"},
       {"http://a.test:/x", "test,a)/x"},
       {"http://A.TEST/Path?Q=UPPER&a=lower", "test,a)/path?a=lower&q=upper"},
+      {"http://a.test/(4hqa0555fwsecu455xqckv45)/mileg.aspx", "test,a)/mileg.aspx"},
+      {"http://a.test/x/(a(4hqa0555fwsecu455xqckv45)S(4hqa0555fwsecu455xqckv45)f(4hqa0555fwsecu455xqckv45))/mileg.aspx?page=sessionschedules", "test,a)/x/mileg.aspx?page=sessionschedules"},
+      {"http://a.test/photos/36050182@N05/", "test,a)/photos/36050182@n05"},
+      {"http://a.test/(S(4hqa0555fwsecu455xqckv45))/%3F.aspx", "test,a)/(s(4hqa0555fwsecu455xqckv45))/?.aspx"},
+      {"http://a.test/(S(4hqa0555fwsecu455xqckv45))/a/(S(4hqa0555fwsecu455xqckv45))/b.ASPX", "test,a)/(s(4hqa0555fwsecu455xqckv45))/a/b.aspx"},
+      {"http://a.test/x?ASPSESSIONIDAQBSDSRT=EOHBLBDDPFCLHKPGGKLILNAM&x=y", "test,a)/x?x=y"},
+      {"http://a.test/x?sid=9682993c8daa2c5497996114facdc805&x=y", "test,a)/x?x=y"},
+      {"http://a.test/x?sid=9682993c8daa2c5497996114facdc8050&x=y", "test,a)/x?sid=9682993c8daa2c5497996114facdc8050&x=y"},
+      {"http://a.test/x?one=two&jsessionid=0123456789abcdefghijklemopqrstuv", "test,a)/x?&one=two"},
+      {"http://a.test/x?a=1&phpsessid=0123456789abcdefghijklemopqrstuv&b=2&jsessionid=0123456789abcdefghijklemopqrstuv", "test,a)/x?&a=1&b=2"},
+      {"http://a.test/x?cfid=1&cftoken=2&cfid=3&cftoken=4", "test,a)/x?&cfid=1&cftoken=2"},
+      {"http://a.test/x?cfid=1&cftoken=&z=1", "test,a)/x?cfid=1&cftoken=&z=1"},
+      {"http://1.2.3.4.5/", "5,4,3,2,1)/"},
+      {"http://08.1.1.1/", "1,1,1,08)/"},
+      {"http://1.2.3.08/", "08,3,2,1)/"},
+      {"http://0x7f.1/", "1,0x7f)/"},
+      {"http://0/", "0,0,0,0)/"},
   };
   for (const auto& [url, key] : cases) {
     INFO(url);

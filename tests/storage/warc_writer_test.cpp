@@ -11,7 +11,6 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <random>
-#include <regex>
 #include <string>
 
 #include "tests/support/temp_dir.h"
@@ -98,7 +97,7 @@ TEST_CASE("a new directory gets a file named by the IIPC convention that starts 
   REQUIRE(w->sync());
   CHECK(w->repair_report().empty());
   std::string name = w->current_file();
-  CHECK(std::regex_match(name, std::regex(R"(webcrawl-\d{17}-00000-test-host\.warc\.gz)")));
+  CHECK(testing::has_shape(name, "webcrawl-#################-00000-test-host.warc.gz"));
   CHECK(warc_files(dir) == std::vector<std::string>{name});
   auto records = testing::read_warc_file((dir / name).string());
   REQUIRE(records.size() == 1);

@@ -187,6 +187,17 @@ std::string http_payload(std::string_view block) {
   return payload;
 }
 
+bool has_shape(std::string_view s, std::string_view pattern) {
+  if (s.size() != pattern.size()) return false;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    bool digit = c >= '0' && c <= '9';
+    bool ok = pattern[i] == '#' ? digit : pattern[i] == 'x' ? digit || (c >= 'a' && c <= 'f') : c == pattern[i];
+    if (!ok) return false;
+  }
+  return true;
+}
+
 std::string gzip_member(std::string_view data) {
   z_stream s{};
   if (deflateInit2(&s, 6, Z_DEFLATED, 31, 8, Z_DEFAULT_STRATEGY) != Z_OK) fail("deflateInit2");

@@ -47,6 +47,10 @@ std::string base32_of(std::string_view bytes);
 // chunk yields what arrived.
 std::string http_payload(std::string_view block);
 
+// True when `s` has the shape `pattern`: '#' stands for a decimal digit,
+// 'x' for a lower-case hex digit, every other character for itself.
+bool has_shape(std::string_view s, std::string_view pattern);
+
 // Compresses `data` as one gzip member with zlib, for tests that build files.
 std::string gzip_member(std::string_view data);
 
