@@ -10,6 +10,8 @@
 #include "crawler/cli_common.h"
 #include "crawler/row_printer.h"
 #include "crawler/summary.h"
+#include "parser/http_response.h"
+#include "storage/archive.h"
 #include "storage/reader.h"
 
 namespace webcrawl::crawler {
@@ -34,6 +36,8 @@ struct ReadArgs {
   int limit = 20;
   int width = -1;  // -1: 60 on a terminal, none otherwise
   std::string table = "pages", where, output;
+  std::string warc;  // show: the archive's directory
+  bool raw = false;
 };
 
 int stats(const ReadArgs& a) {
@@ -98,12 +102,27 @@ Result<std::string> export_format(const ReadArgs& a) {
   };
   if (ends(".csv")) return std::string("csv");
   if (ends(".jsonl") || ends(".ndjson") || ends(".json")) return std::string("jsonl");
+  if (ends(".cdxj")) return std::string("cdxj");
   return Error{Code::kInvalidArgument,
-               "--output " + a.output + ": cannot tell the format from the name; give --format jsonl or csv"};
+               "--output " + a.output + ": cannot tell the format from the name; give --format jsonl, csv or cdxj"};
 }
 
 // Streams a whole view row by row, so exporting millions of pages needs no
 // more memory than one row.
+// The CDXJ index of the archive, sorted, to a file or standard output.
+int export_cdxj(const ReadArgs& a) {
+  auto reader = open_db(a.db);
+  if (!reader) return fail(reader.error());
+  if (a.output.empty() || a.output == "-") {
+    if (auto r = storage::write_cdxj(**reader, std::cout); !r) return fail(r.error());
+    return kExitOk;
+  }
+  std::ofstream file(a.output, std::ios::binary | std::ios::trunc);
+  if (!file) return fail(Error{Code::kIo, "cannot write " + a.output + ": " + std::strerror(errno)});
+  if (auto r = storage::write_cdxj(**reader, file); !r) return fail(r.error());
+  return kExitOk;
+}
+
 int export_view(const ReadArgs& a) {
   const View* view = nullptr;
   for (const View& v : kViews) {
@@ -112,6 +131,7 @@ int export_view(const ReadArgs& a) {
   if (!view) return fail(Error{Code::kInvalidArgument, "--table: no view " + a.table});
   auto format = export_format(a);
   if (!format) return fail(format.error());
+  if (*format == "cdxj") return export_cdxj(a);
   std::string sql = std::string("SELECT * FROM ") + view->name;
   // The reader refuses anything but one read-only statement, so a filter
   // can only select.
@@ -123,6 +143,30 @@ int export_view(const ReadArgs& a) {
   std::ofstream file(a.output, std::ios::binary | std::ios::trunc);
   if (!file) return fail(Error{Code::kIo, "cannot write " + a.output + ": " + std::strerror(errno)});
   return print_rows(a.db, sql, format_of(*format), 0, file);
+}
+
+// The archived response of one page: its head as received, then the body
+// decoded (transfer and content coding removed), or with --raw as received.
+int show(const ReadArgs& a) {
+  auto reader = open_db(a.db);
+  if (!reader) return fail(reader.error());
+  auto archived = storage::archived_response(**reader, a.text, a.warc);
+  if (!archived) return fail(archived.error());
+  std::cout << archived->head;
+  std::size_t head_end = archived->message.find("\r\n\r\n");
+  if (a.raw) {
+    if (head_end != std::string::npos) std::cout << archived->message.substr(head_end + 4);
+  } else {
+    parser::ResponseLimits limits;
+    limits.max_body = archived->message.size() * 64 + (1u << 20);  // decoded, for any ratio a crawl kept
+    parser::HttpResponseParser http(limits);
+    auto fed = http.feed(archived->message);
+    if (fed && !http.done()) fed = http.finish_at_eof();
+    if (!http.head_complete()) return fail(Error{Code::kParse, "the archived response cannot be read"});
+    std::cout << http.response().body;
+  }
+  std::cout.flush();
+  return kExitOk;
 }
 
 }  // namespace
@@ -154,11 +198,19 @@ void add_read_commands(CLI::App& app, std::vector<Command>& commands) {
   std::string views;
   for (const View& v : kViews) views += (views.empty() ? "" : ", ") + std::string(v.name);
   ex->add_option("--table", a->table, "the view: " + views)->capture_default_str();
-  ex->add_option("--format", a->format, "jsonl or csv (default: from --output's extension, else jsonl)")
-      ->check(CLI::IsMember({"jsonl", "csv"}));
+  ex->add_option("--format", a->format,
+                 "jsonl, csv, or cdxj (the WARC archive's index; default: from --output's extension, else jsonl)")
+      ->check(CLI::IsMember({"jsonl", "csv", "cdxj"}));
   ex->add_option("--where", a->where, "an SQL condition on the view's columns, e.g. \"status >= 400\"");
   ex->add_option("--output", a->output, "file to write (default: standard output)");
   commands.push_back({ex, [a] { return export_view(*a); }});
+
+  auto* sh = app.add_subcommand("show", "print the archived response of a page from its WARC record");
+  sh->add_option("--db", a->db, "database")->capture_default_str();
+  sh->add_option("--warc", a->warc, "the WARC directory (default: where the crawl wrote it)")->type_name("DIR");
+  sh->add_flag("--raw", a->raw, "the body as received (transfer and content coding kept)");
+  sh->add_option("url", a->text, "the page's URL, as in pages.url")->required();
+  commands.push_back({sh, [a] { return show(*a); }});
 }
 
 }  // namespace webcrawl::crawler

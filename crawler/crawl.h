@@ -26,6 +26,7 @@
 #include "crawler/progress.h"
 #include "crawler/robots_gate.h"
 #include "crawler/store_writer.h"
+#include "crawler/warc_sink.h"
 #include "crawler/uv_util.h"
 
 namespace webcrawl::crawler {
@@ -65,6 +66,7 @@ class Crawl {
   // Set-up and tear-down.
   Result<void> prepare();
   Result<void> open_loop();
+  Result<void> open_warc();
   Result<void> add_proxies(FetcherConfig& fc) const;
   Result<void> summarize(CrawlSummary& s);
   void finish();
@@ -81,8 +83,15 @@ class Crawl {
   // Outcomes.
   void on_response(Job job, const parser::Url& url, FetchResponse response);
   void retry_later(Job job, const FetchResponse& response);
-  void record(storage::PageResult result, std::size_t weight = 0);
-  void hand_to_parser(Job job, const parser::Url& url, FetchResponse response);
+  void record(storage::PageResult result, std::size_t weight = 0,
+              std::optional<parser::WarcExchange> exchange = std::nullopt);
+  void hand_to_parser(Job job, const parser::Url& url, FetchResponse response,
+                      std::optional<parser::WarcExchange> exchange);
+  // With --warc: the exchange of a response, taking its raw bytes.
+  std::optional<parser::WarcExchange> exchange_of(const parser::Url& url, FetchResponse& response) const;
+  void after_archive(parser::WarcExchange exchange, std::size_t weight, std::function<void(storage::WarcPlace)> next);
+  // Puts a reply in the loop's inbox and wakes it; any thread.
+  void deliver(WriterReply reply);
   storage::PageResult redirect_result(const Job& job, const parser::Url& from, const FetchResponse& response);
   storage::PageResult result_for(const Job& job) const;
   storage::PageResult skipped(const Job& job, const std::string& why);
@@ -122,6 +131,7 @@ class Crawl {
   };
   std::unique_ptr<BudgetPool<ParseJob>> parsers_;
   std::unique_ptr<RobotsGate> robots_;
+  std::unique_ptr<WarcSink> warc_;    // with --warc
   std::unique_ptr<Progress> progress_;
   std::unique_ptr<storage::Store> store_;  // until the writer takes it
   // Every handle the crawl owns; finish() closes each one.

@@ -138,6 +138,7 @@ FetchRequest Crawl::request_for(parser::Url url, std::size_t max_body) const {
   r.connect_timeout = std::min(options_.connect_timeout, options_.timeout);
   r.read_timeout = std::min(options_.read_timeout, options_.timeout);
   r.headers = headers_;
+  r.keep_raw = warc_ != nullptr;
   if (!options_.host_overrides.empty()) {
     if (const HostOverride* h = find_override(options_, r.url.hostname())) {
       for (const std::string& header : h->headers) {
@@ -178,8 +179,11 @@ void Crawl::on_response(Job job, const parser::Url& url, FetchResponse response)
   audit(job.url.url, job.url.origin, "page", job.attempt, job.waited, job.wait_reason, job.robots_rule, response);
   note_fetcher_counts();
   bytes_ += response.wire_bytes;
+  std::optional<parser::WarcExchange> exchange = exchange_of(url, response);
   if (is_transient(response) && job.attempt < options_.retries) {
-    // Retried later, or, when stopping, left queued for the next run.
+    // Retried later, or, when stopping, left queued for the next run. The
+    // answer is archived all the same: it is an exchange of the crawl.
+    if (exchange) warc_->submit(WarcJob{std::move(*exchange), nullptr});
     if (!stopping_) retry_later(std::move(job), response);
     return pump();
   }
@@ -194,14 +198,49 @@ void Crawl::on_response(Job job, const parser::Url& url, FetchResponse response)
     r.bytes = response.wire_bytes;
     record(std::move(r));
   } else if (is_redirect(*response.status) && !response.header("location").empty()) {
-    record(redirect_result(job, url, response));
+    record(redirect_result(job, url, response), 0, std::move(exchange));
   } else {
-    hand_to_parser(std::move(job), url, std::move(response));
+    hand_to_parser(std::move(job), url, std::move(response), std::move(exchange));
   }
   pump();
 }
 
-void Crawl::hand_to_parser(Job job, const parser::Url& url, FetchResponse response) {
+std::optional<parser::WarcExchange> Crawl::exchange_of(const parser::Url& url, FetchResponse& r) const {
+  if (!warc_ || !r.status || r.raw_response.empty()) return std::nullopt;
+  parser::WarcExchange x;
+  x.target_uri = url.href();
+  x.ip_address = r.remote_address;
+  x.date = unix_now() - (monotonic_seconds() - r.sent_at);
+  x.request = std::move(r.raw_request);
+  x.response = std::move(r.raw_response);
+  x.head_size = r.head_size;
+  x.payload_sha1 = std::move(r.payload_sha1);
+  x.truncated = r.truncated;
+  return x;
+}
+
+// Runs `next` once `exchange` is durable in the archive, with the place of
+// its record, on the WARC thread; a failure of the archive stops the crawl,
+// and the page's room in the pipeline is given back.
+void Crawl::after_archive(parser::WarcExchange exchange, std::size_t weight,
+                          std::function<void(storage::WarcPlace)> next) {
+  std::string digest = exchange.payload_sha1.empty() ? "" : parser::sha1_label(exchange.payload_sha1);
+  warc_->submit(WarcJob{std::move(exchange), [this, weight, digest, next = std::move(next)](
+                                                  Result<storage::WarcWritten> written) {
+    if (!written) {
+      WriterReply reply;
+      reply.taken = reply.items = 1;
+      reply.taken_weight = weight;
+      reply.error = Error{written.error().code, "warc: " + written.error().message};
+      deliver(std::move(reply));
+      return;
+    }
+    next(storage::WarcPlace{written->filename, written->offset, written->length, written->revisit, digest});
+  }});
+}
+
+void Crawl::hand_to_parser(Job job, const parser::Url& url, FetchResponse response,
+                           std::optional<parser::WarcExchange> exchange) {
   FetchedPage page;
   page.url = std::move(job.url);
   page.final_url = url;
@@ -216,14 +255,20 @@ void Crawl::hand_to_parser(Job job, const parser::Url& url, FetchResponse respon
     r.error_kind = error_kind(response);
     // A 429 or 5xx that outlasted its retries: the URL failed.
     r.failed = is_transient(response);
-    return record(std::move(r));
+    return record(std::move(r), 0, std::move(exchange));
   }
   // A page whose tree will not fit beside others weighs that tree in the
-  // pipeline, so fetching waits while it parses instead of piling up bodies.
+  // pipeline, so fetching waits while it parses instead of piling up bodies;
+  // bytes kept for the archive weigh too.
   std::size_t cost = parse_cost(page);
-  std::size_t weight = page.body.size() + (cost > kSmallParse ? cost : 0);
+  std::size_t weight = page.body.size() + (cost > kSmallParse ? cost : 0) + (exchange ? exchange->response.size() : 0);
   enter_pipeline(weight);
-  parsers_->submit(ParseJob{std::move(page), weight}, cost);
+  if (!exchange) return parsers_->submit(ParseJob{std::move(page), weight}, cost);
+  auto job_ptr = std::make_shared<ParseJob>(ParseJob{std::move(page), weight});
+  after_archive(std::move(*exchange), weight, [this, job_ptr, cost](storage::WarcPlace place) {
+    job_ptr->page.warc = std::move(place);
+    parsers_->submit(std::move(*job_ptr), cost);
+  });
 }
 
 void Crawl::retry_later(Job job, const FetchResponse& response) {
@@ -265,14 +310,19 @@ storage::PageResult Crawl::redirect_result(const Job& job, const parser::Url& fr
   return r;
 }
 
-void Crawl::record(storage::PageResult result, std::size_t weight) {
+void Crawl::record(storage::PageResult result, std::size_t weight, std::optional<parser::WarcExchange> exchange) {
   if (result.skipped) {
     skipped_++;
   } else if (!result.error.empty() && !result.status) {
     errors_++;
   }
   enter_pipeline(weight);
-  writer_->submit(PageItem{std::move(result), weight});
+  if (!exchange) return writer_->submit(PageItem{std::move(result), weight});
+  auto item = std::make_shared<PageItem>(PageItem{std::move(result), weight});
+  after_archive(std::move(*exchange), weight, [this, item](storage::WarcPlace place) {
+    item->result.warc = std::move(place);
+    writer_->submit(std::move(*item));
+  });
 }
 
 storage::PageResult Crawl::result_for(const Job& job) const {

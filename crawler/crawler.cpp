@@ -233,7 +233,10 @@ Result<void> Crawl::open_loop() {
   robots_config.backoff = std::max(1.0, options_.delay);
   RobotsGate::Hooks hooks;
   hooks.fetch = [this](const parser::Url& url, Fetcher::Callback done) {
-    fetcher_->fetch(request_for(url, kRobotsMaxBody), std::move(done));
+    fetcher_->fetch(request_for(url, kRobotsMaxBody), [this, url, done = std::move(done)](FetchResponse r) {
+      if (auto exchange = exchange_of(url, r)) warc_->submit(WarcJob{std::move(*exchange), nullptr});
+      done(std::move(r));
+    });
   };
   hooks.audit = [this](const std::string& origin, const parser::Url& url, const FetchResponse& response, int attempt,
                        double waited, const std::string& reason) {
@@ -316,8 +319,37 @@ Result<void> Crawl::summarize(CrawlSummary& s) {
   return {};
 }
 
+void Crawl::deliver(WriterReply reply) {
+  std::lock_guard lock(inbox_mutex_);
+  inbox_.push_back(std::move(reply));
+  if (wake_open_) uv_async_send(wake_);
+}
+
+// The archive: opened (and a torn end of its last file cut away) before the
+// first request, taught the payloads earlier runs archived.
+Result<void> Crawl::open_warc() {
+  std::error_code ec;
+  std::string dir = std::filesystem::absolute(options_.warc_dir, ec).string();
+  storage::WarcWriterOptions wo;
+  wo.max_size = options_.warc_max_size;
+  wo.info = options_fields(options_);
+  auto sink = WarcSink::open(dir, wo);
+  if (!sink) return Error{sink.error().code, "--warc: " + sink.error().message};
+  warc_ = std::move(*sink);
+  if (!warc_->repair_report().empty() && !options_.quiet) log_ << "webcrawl: " << warc_->repair_report() << "\n";
+  auto archived = store_->archived_payloads();
+  if (!archived) return archived.error();
+  for (const auto& [digest, place] : *archived) {
+    if (auto raw = parser::raw_sha1(digest)) warc_->remember(*raw, place.first, place.second);
+  }
+  return store_->set_meta("warc_dir", dir);
+}
+
 Result<CrawlSummary> Crawl::run() {
   if (auto r = prepare(); !r) return r.error();
+  if (!options_.warc_dir.empty()) {
+    if (auto r = open_warc(); !r) return r.error();
+  }
   began_ = monotonic_seconds();
   progress_ = std::make_unique<Progress>(log_, isatty(STDERR_FILENO) != 0, began_);
   // Two pages per connection keep both stages fed now that the batch being
@@ -329,11 +361,7 @@ Result<CrawlSummary> Crawl::run() {
             "forge what this crawl stores\n";
   }
 
-  writer_ = std::make_unique<StoreWriter>(std::move(store_), [this](WriterReply reply) {
-    std::lock_guard lock(inbox_mutex_);
-    inbox_.push_back(std::move(reply));
-    if (wake_open_) uv_async_send(wake_);
-  });
+  writer_ = std::make_unique<StoreWriter>(std::move(store_), [this](WriterReply reply) { deliver(std::move(reply)); });
   int threads = options_.parse_threads > 0 ? options_.parse_threads
                                            : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   parsers_ = std::make_unique<BudgetPool<ParseJob>>(threads, kParseBudget, kSmallParse, [this](ParseJob&& job) {
@@ -353,6 +381,8 @@ Result<CrawlSummary> Crawl::run() {
   if (loop_) uv_run(loop_, UV_RUN_DEFAULT);
 
   // The loop ended: every handle is closed. Drain the stages and close the store.
+  // The archive first: what it finishes goes on to the parsers and the writer.
+  if (warc_) warc_->stop();
   parsers_->stop();
   std::unique_ptr<storage::Store> store = writer_->stop();
   on_wake();  // the last replies, for the counters

@@ -153,6 +153,12 @@ std::vector<OptionSpec> make_table() {
                    "send every request through this HTTP proxy (CONNECT for https); without it, http_proxy, "
                    "https_proxy and no_proxy are honoured",
                    &CrawlOptions::proxy));
+  t.push_back(text("warc", "DIR",
+                   "archive every HTTP exchange as WARC/1.1 in DIR/*.warc.gz, indexed by pages.warc_file and "
+                   "warc_offset",
+                   &CrawlOptions::warc_dir));
+  t.push_back(number("warc-max-size", Kind::kBytes, "BYTES", "start a new WARC file past this size (k, M, G suffixes)",
+                     1 << 20, static_cast<double>(int64_t{1} << 40), &CrawlOptions::warc_max_size));
   t.push_back(flag("cookies", "keep cookies the sites set (RFC 6265), in the database, across runs",
                    &CrawlOptions::cookies));
   return t;
@@ -393,6 +399,15 @@ std::optional<std::string> closest_name(std::string_view typed, const std::vecto
     }
   }
   return best;
+}
+
+std::vector<std::pair<std::string, std::string>> options_fields(const CrawlOptions& options) {
+  auto all = nlohmann::ordered_json::parse(options_json(options));
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& [key, value] : all.items()) {
+    out.emplace_back(key, value.is_string() ? value.get<std::string>() : value.dump());
+  }
+  return out;
 }
 
 std::string options_json(const CrawlOptions& options) {

@@ -70,6 +70,8 @@ struct CrawlOptions {
   // NO_PROXY naming the hosts reached directly.
   std::string http_proxy, https_proxy, no_proxy;
   bool cookies = false;                 // keep an RFC 6265 cookie jar for the crawl
+  std::string warc_dir;                 // --warc DIR: archive every exchange there; "": none
+  uint64_t warc_max_size = uint64_t{1} << 30;  // a WARC file past this starts the next
   std::vector<HostOverride> host_overrides;
 };
 
@@ -128,6 +130,10 @@ std::optional<std::pair<std::string, std::string>> split_header(std::string_view
 // The closest known name to a mistyped one ("dealy" -> "delay"), within two
 // edits, from `names`; nothing when none is close.
 std::optional<std::string> closest_name(std::string_view typed, const std::vector<std::string>& names);
+
+// The effective options as "key: value" lines (TOML keys, JSON values), in
+// table order: the WARC warcinfo record's fields.
+std::vector<std::pair<std::string, std::string>> options_fields(const CrawlOptions& options);
 
 // The effective options as one JSON object, keys in table order (the run
 // manifest and the WARC warcinfo record).

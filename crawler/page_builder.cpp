@@ -45,6 +45,7 @@ storage::PageResult build_page(FetchedPage page, const LinkPolicy& policy,
   r.fetched_at = page.fetched_at;
   r.bytes = page.wire_bytes;
   r.truncated = page.truncated;
+  r.warc = std::move(page.warc);
   if (!wants_parsing(page)) return r;
   if (r.content_type.empty()) r.content_type = "text/html";
 

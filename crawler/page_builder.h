@@ -23,6 +23,7 @@ struct FetchedPage {
   int64_t wire_bytes = 0;
   bool truncated = false;
   double fetched_at = 0;        // unix seconds
+  std::optional<storage::WarcPlace> warc;  // with --warc: where its record is
 };
 
 // "text/html; charset=utf-8" -> "text/html".

@@ -183,6 +183,27 @@ std::string sha1(std::string_view bytes) {
 
 std::string sha1_label(std::string_view raw_digest) { return "sha1:" + base32(raw_digest); }
 
+std::optional<std::string> raw_sha1(std::string_view label) {
+  if (label.substr(0, 5) != "sha1:") return std::nullopt;
+  label.remove_prefix(5);
+  while (!label.empty() && label.back() == '=') label.remove_suffix(1);
+  std::string out;
+  uint32_t bits = 0;
+  int count = 0;
+  for (char c : label) {
+    int v = c >= 'A' && c <= 'Z' ? c - 'A' : c >= '2' && c <= '7' ? c - '2' + 26 : -1;
+    if (v < 0) return std::nullopt;
+    bits = (bits << 5) | static_cast<uint32_t>(v);
+    count += 5;
+    if (count >= 8) {
+      count -= 8;
+      out += static_cast<char>((bits >> count) & 0xff);
+    }
+  }
+  if (out.size() != 20) return std::nullopt;
+  return out;
+}
+
 std::string_view WarcHeader::get(std::string_view name) const {
   for (const auto& [n, v] : fields) {
     if (iequals(n, name)) return v;

@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -20,7 +21,7 @@ struct libdeflate_compressor;
 
 namespace webcrawl::parser {
 
-inline constexpr std::string_view kWarcSoftware = "webcrawl/0.1";
+inline constexpr std::string_view kWarcSoftware = "webcrawl/0.2.0";  // as common/version.h
 inline constexpr std::string_view kWarcVersion = "WARC/1.1";
 inline constexpr std::string_view kRevisitProfile =
     "http://netpreserve.org/warc/1.1/revisit/identical-payload-digest";
@@ -96,6 +97,8 @@ std::string base32(std::string_view bytes);
 std::string sha1(std::string_view bytes);
 // "sha1:" + base32(raw_digest): WARC's labelled digest.
 std::string sha1_label(std::string_view raw_digest);
+// The 20 raw bytes of a "sha1:BASE32" label, or nothing when it is not one.
+std::optional<std::string> raw_sha1(std::string_view label);
 
 // A record header read back: version line and named fields in order.
 struct WarcHeader {

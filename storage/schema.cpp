@@ -59,6 +59,8 @@ CREATE TABLE documents(
   canonical TEXT,
   warc_file TEXT,
   warc_offset INTEGER,
+  warc_length INTEGER,
+  warc_revisit INTEGER,
   payload_digest TEXT,
   error_kind TEXT,
   run_id INTEGER
@@ -135,6 +137,8 @@ ALTER TABLE urls ADD COLUMN run_id INTEGER;
 ALTER TABLE documents ADD COLUMN canonical TEXT;
 ALTER TABLE documents ADD COLUMN warc_file TEXT;
 ALTER TABLE documents ADD COLUMN warc_offset INTEGER;
+ALTER TABLE documents ADD COLUMN warc_length INTEGER;
+ALTER TABLE documents ADD COLUMN warc_revisit INTEGER;
 ALTER TABLE documents ADD COLUMN payload_digest TEXT;
 ALTER TABLE documents ADD COLUMN error_kind TEXT;
 ALTER TABLE documents ADD COLUMN run_id INTEGER;
@@ -207,7 +211,9 @@ SELECT u.url AS url,
        d.warc_file AS warc_file,
        d.warc_offset AS warc_offset,
        d.error_kind AS error_kind,
-       d.run_id AS run_id
+       d.run_id AS run_id,
+       d.warc_length AS warc_length,
+       d.payload_digest AS payload_digest
 FROM documents d
 JOIN urls u ON u.id = d.url_id
 JOIN hosts h ON h.id = u.host_id;

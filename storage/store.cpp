@@ -202,6 +202,18 @@ Result<std::vector<RobotsRecord>> Store::recent_robots(double since) {
   return out;
 }
 
+Result<std::vector<std::pair<std::string, std::pair<std::string, uint64_t>>>> Store::archived_payloads() {
+  std::vector<std::pair<std::string, std::pair<std::string, uint64_t>>> out;
+  auto r = each_row(db_,
+                    "SELECT payload_digest, warc_file, warc_offset FROM documents "
+                    "WHERE warc_file IS NOT NULL AND warc_revisit = 0 AND payload_digest IS NOT NULL",
+                    {}, [&](const Call& row) {
+                      out.push_back({row.text(0), {row.text(1), static_cast<uint64_t>(row.integer(2))}});
+                    });
+  if (!r) return r.error();
+  return out;
+}
+
 Result<int64_t> Store::run_count() {
   int64_t count = 0;
   auto r = each_row(db_, "SELECT count(*) FROM run_log", {}, [&](const Call& row) { count = row.integer(0); });

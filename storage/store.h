@@ -57,6 +57,15 @@ struct OutLink {
   bool nofollow = false;
 };
 
+// Where a page's response (or revisit) record is in the crawl's WARC files.
+struct WarcPlace {
+  std::string file;            // relative to the --warc directory
+  uint64_t offset = 0;         // of the gzip member holding the record
+  uint64_t length = 0;         // that member's size
+  bool revisit = false;        // a revisit record: the payload is in an earlier one
+  std::string payload_digest;  // "sha1:BASE32"
+};
+
 // The end of one URL's life in this crawl: fetched, failed, or skipped.
 struct PageResult {
   int64_t url_id = 0;
@@ -79,6 +88,7 @@ struct PageResult {
   // The URL failed although an answer came: a 429 or 5xx still there after
   // the last retry. (No answer at all always fails.)
   bool failed = false;
+  std::optional<WarcPlace> warc;      // with --warc: its record
   std::optional<DiscoveredUrl> redirect;  // Location of a 3xx, resolved
   std::vector<OutLink> links;         // distinct targets found in the page
 };
@@ -186,6 +196,9 @@ class Store {
   // fetched after `since` (unix seconds): a resumed crawl uses them for
   // their 24 hours instead of asking again.
   Result<std::vector<RobotsRecord>> recent_robots(double since);
+  // The payloads earlier runs archived in WARC response records: digest
+  // ("sha1:BASE32") -> (file, offset), for the archive's dedup on resume.
+  Result<std::vector<std::pair<std::string, std::pair<std::string, uint64_t>>>> archived_payloads();
   // Runs recorded before this one.
   Result<int64_t> run_count();
   // Queues again every URL that failed, and those skipped because their

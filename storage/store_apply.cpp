@@ -45,8 +45,10 @@ Result<void> Store::Statements::prepare_all() {
       {&doc_final, "SELECT final_url FROM documents WHERE url_id = ?1"},
       {&doc_put,
        "INSERT OR REPLACE INTO documents(url_id, final_url, status, content_type, title, text, "
-       "fetched_at, error, bytes, truncated, redirect_to, indexed, charset, error_kind, run_id) "
-       "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, nullif(?15, 0))"},
+       "fetched_at, error, bytes, truncated, redirect_to, indexed, charset, error_kind, run_id, "
+       "warc_file, warc_offset, warc_length, warc_revisit, payload_digest) "
+       "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, nullif(?15, 0), "
+       "?16, ?17, ?18, ?19, ?20)"},
       {&doc_set_final, "UPDATE documents SET final_url = ?2 WHERE url_id = ?1"},
       {&fts_insert, "INSERT INTO pages_fts(rowid, title, text) VALUES(?1, ?2, ?3)"},
       {&fts_delete,
@@ -240,6 +242,13 @@ Result<void> Store::Statements::put_document(const PageResult& page, std::string
   if (page.redirect) put.bind_text(11, page.redirect->url);
   put.bind_int(12, page.index ? 1 : 0).bind_text_or_null(13, page.charset).bind_text_or_null(14, page.error_kind);
   put.bind_int(15, run_id);
+  if (page.warc) {
+    put.bind_text(16, page.warc->file)
+        .bind_int(17, static_cast<int64_t>(page.warc->offset))
+        .bind_int(18, static_cast<int64_t>(page.warc->length))
+        .bind_int(19, page.warc->revisit ? 1 : 0)
+        .bind_text_or_null(20, page.warc->payload_digest);
+  }
   if (auto r = run(db, put, "store document"); !r) return r;
   if (!page.index) return {};
   Call fts(fts_insert.get());

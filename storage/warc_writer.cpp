@@ -341,6 +341,35 @@ struct WarcWriter::Impl {
   }
 };
 
+Result<std::string> read_warc_record(const std::string& path, uint64_t offset, std::size_t limit) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return io_error("cannot open", path, errno);
+  auto scanner = parser::GzipMemberScanner::create(limit);
+  if (!scanner) {
+    ::close(fd);
+    return scanner.error();
+  }
+  std::string buf(1 << 16, '\0');
+  Result<void> fed;
+  for (uint64_t at = offset; (*scanner)->members() == 0 && (*scanner)->head().size() < limit;) {
+    ssize_t n = read_at(fd, buf.data(), buf.size(), at);
+    if (n < 0) {
+      int err = errno;
+      ::close(fd);
+      return io_error("read", path, err);
+    }
+    if (n == 0) break;
+    at += static_cast<uint64_t>(n);
+    fed = (*scanner)->feed(std::string_view(buf.data(), static_cast<std::size_t>(n)));
+    if (!fed) break;
+  }
+  ::close(fd);
+  if ((*scanner)->members() == 0 && (*scanner)->head().size() < limit) {
+    return Error{Code::kParse, path + ": no intact WARC record at offset " + std::to_string(offset)};
+  }
+  return (*scanner)->head();
+}
+
 WarcWriter::WarcWriter(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 WarcWriter::~WarcWriter() = default;
 

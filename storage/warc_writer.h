@@ -55,6 +55,12 @@ struct WarcWritten {
   bool revisit = false;
 };
 
+// The record held by the gzip member at `offset` of the .warc.gz at `path`,
+// decompressed: its WARC header and block, at most `limit` bytes (a longer
+// record comes back cut there). Fails with kIo when the file cannot be read
+// and kParse when no intact member starts at `offset`.
+Result<std::string> read_warc_record(const std::string& path, uint64_t offset, std::size_t limit);
+
 class WarcWriter {
  public:
   // Creates DIR (and fsyncs its parent) when absent, repairs the newest file
