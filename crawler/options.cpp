@@ -158,7 +158,7 @@ std::vector<OptionSpec> make_table() {
                    "warc_offset",
                    &CrawlOptions::warc_dir));
   t.push_back(number("warc-max-size", Kind::kBytes, "BYTES", "start a new WARC file past this size (k, M, G suffixes)",
-                     1 << 20, static_cast<double>(int64_t{1} << 40), &CrawlOptions::warc_max_size));
+                     64 * 1024, static_cast<double>(int64_t{1} << 40), &CrawlOptions::warc_max_size));
   t.push_back(flag("cookies", "keep cookies the sites set (RFC 6265), in the database, across runs",
                    &CrawlOptions::cookies));
   return t;
