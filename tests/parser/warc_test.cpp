@@ -196,7 +196,7 @@ TEST_CASE("warcinfo describes the software, the format and the crawl's options",
   CHECK(r.field("WARC-Date") == "2024-06-01T12:00:00.000000Z");
   CHECK(r.count("WARC-Target-URI") == 0);
   CHECK(r.block ==
-        "software: webcrawl/0.1\r\n"
+        "software: webcrawl/0.2.0\r\n"
         "format: WARC File Format 1.1\r\n"
         "conformsTo: http://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/\r\n"
         "http-header-user-agent: webcrawl/0.1 (+x)\r\n"

@@ -151,7 +151,7 @@ TEST_CASE("every view has the columns the README documents", "[storage]") {
   CHECK(columns(*store, "SELECT * FROM pages") ==
         Names{"url", "final_url", "status", "content_type", "depth", "title", "text", "fetched_at", "error", "bytes",
               "truncated", "host", "url_id", "redirect_to", "state", "fetched_unix", "charset", "path",
-              "canonical", "warc_file", "warc_offset", "error_kind", "run_id"});
+              "canonical", "warc_file", "warc_offset", "error_kind", "run_id", "warc_length", "payload_digest"});
   CHECK(columns(*store, "SELECT * FROM frontier") ==
         Names{"url", "host", "depth", "state", "reason", "id", "redirects", "via", "discovered_at",
               "discovered_unix", "source", "lastmod", "run_id"});
