@@ -6,7 +6,8 @@ BUILD     ?= build
 ASAN      ?= build-asan
 PACKAGES  := cmake g++ pkg-config libuv1-dev node-llhttp libssl-dev libgumbo-dev \
              libsqlite3-dev catch2 zlib1g-dev libbrotli-dev libidn2-dev libpsl-dev \
-             libcli11-dev libtomlplusplus-dev nlohmann-json3-dev ca-certificates openssl
+             libcli11-dev libtomlplusplus-dev nlohmann-json3-dev libexpat1-dev libre2-dev \
+             ca-certificates openssl
 BENCH_PACKAGES := python3.11-doc time python3
 DEMO_PORT ?= 8731
 
