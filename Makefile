@@ -63,7 +63,7 @@ bench-docs: build
 # coverage back into it. Fails when a target finds anything.
 FUZZ          ?= build-fuzz
 FUZZ_SECONDS  ?= 60
-FUZZ_TARGETS  := fuzz_url fuzz_robots fuzz_http_response fuzz_extract
+FUZZ_TARGETS  := fuzz_url fuzz_robots fuzz_http_response fuzz_extract fuzz_sitemap
 FUZZ_PACKAGES := clang libclang-rt-14-dev
 
 .PHONY: fuzz
