@@ -17,6 +17,7 @@
 #include <unordered_set>
 #include <utility>
 
+#include "parser/ascii.h"
 #include "parser/utf8.h"
 
 namespace webcrawl::parser {
@@ -63,25 +64,6 @@ constexpr std::array<Role, GUMBO_TAG_LAST + 1> kRoles = make_roles();
 constexpr std::size_t kMaxHtmlBytes = std::numeric_limits<uint32_t>::max() - 1;
 
 constexpr std::size_t kNoAnchor = std::numeric_limits<std::size_t>::max();
-
-bool is_space(char c) { return c == ' ' || c == '\n' || c == '\t' || c == '\r' || c == '\f'; }
-
-char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + ('a' - 'A')) : c; }
-
-// `lower` must already be lowercase ASCII.
-bool iequals(std::string_view s, std::string_view lower) {
-  if (s.size() != lower.size()) return false;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (ascii_lower(s[i]) != lower[i]) return false;
-  }
-  return true;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
-  return s;
-}
 
 // True when `list`, split on any of `separators`, holds `lower` (ASCII case-insensitive).
 bool has_token(std::string_view list, std::string_view lower, std::string_view separators) {
@@ -166,13 +148,13 @@ class TextSink {
     text = valid_utf8(text, storage);
     std::size_t i = 0;
     while (i < text.size() && !full_) {
-      if (is_space(text[i])) {
+      if (is_html_space(text[i])) {
         pending_space_ = true;
         ++i;
         continue;
       }
       std::size_t end = i + 1;
-      while (end < text.size() && !is_space(text[end])) ++end;
+      while (end < text.size() && !is_html_space(text[end])) ++end;
       put(out, text.substr(i, end - i));
       i = end;
     }
