@@ -18,6 +18,7 @@
 #include <utility>
 
 #include "parser/ascii.h"
+#include "parser/robots_directives.h"
 #include "parser/utf8.h"
 
 namespace webcrawl::parser {
@@ -94,6 +95,17 @@ bool has_other_scheme(std::string_view ref) {
     bool scheme_char = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
                        c == '+' || c == '-' || c == '.';
     if (!scheme_char) return false;
+  }
+  return false;
+}
+
+// True when an ancestor of `node` is the HTML <head>.
+bool in_head(const GumboNode& node) {
+  for (const GumboNode* up = node.parent; up != nullptr; up = up->parent) {
+    if (up->type == GUMBO_NODE_ELEMENT && up->v.element.tag == GUMBO_TAG_HEAD &&
+        up->v.element.tag_namespace == GUMBO_NAMESPACE_HTML) {
+      return true;
+    }
   }
   return false;
 }
@@ -238,13 +250,14 @@ class Extractor {
   };
 
   void visit(const GumboNode* node);
-  void visit_element(const GumboElement& element);
+  void visit_element(const GumboNode& node);
   void leave(const Frame& frame);
   void add_text(std::string_view text);
   void separate();
   void take_title(const GumboElement& title);
   void take_base(const GumboElement& base);
   void take_robots(const GumboElement& meta);
+  void take_canonical(const GumboNode& link);
   std::size_t take_link(const GumboElement& element);
 
   const Url& page_url_;
@@ -254,6 +267,7 @@ class Extractor {
   bool saw_link_ = false;  // an <a href> or <area href> was met
   bool restart_ = false;
   bool title_seen_ = false;
+  bool canonical_seen_ = false;
   unsigned hidden_ = 0;  // open kHidden elements
   std::size_t anchor_ = kNoAnchor;  // index of the link collecting anchor text
   ExtractedPage page_;
@@ -289,7 +303,7 @@ void Extractor::visit(const GumboNode* node) {
           Frame{&node->v.document.children, 0, Role::kInline, false, anchor_, anchor_text_});
       return;
     case GUMBO_NODE_ELEMENT:
-      return visit_element(node->v.element);
+      return visit_element(*node);
     case GUMBO_NODE_TEXT:
     case GUMBO_NODE_CDATA:
       return add_text(node->v.text.text);
@@ -301,7 +315,8 @@ void Extractor::visit(const GumboNode* node) {
   }
 }
 
-void Extractor::visit_element(const GumboElement& element) {
+void Extractor::visit_element(const GumboNode& node) {
+  const GumboElement& element = node.v.element;
   Role role = kRoles[element.tag];
   if (element.tag_namespace == GUMBO_NAMESPACE_HTML) {
     switch (element.tag) {
@@ -311,6 +326,8 @@ void Extractor::visit_element(const GumboElement& element) {
         return take_base(element);
       case GUMBO_TAG_META:
         return take_robots(element);
+      case GUMBO_TAG_LINK:
+        return take_canonical(node);
       default:
         break;
     }
@@ -376,13 +393,22 @@ void Extractor::take_base(const GumboElement& base) {
 
 void Extractor::take_robots(const GumboElement& meta) {
   if (!iequals(attribute(meta, "name"), "robots")) return;
-  // Tokens are comma-separated; spaces also split, since "noindex nofollow"
-  // is a common way to write it.
-  std::string_view content = attribute(meta, "content");
-  constexpr std::string_view kSeparators = ", \t\n\r\f";
-  bool none = has_token(content, "none", kSeparators);
-  if (none || has_token(content, "noindex", kSeparators)) page_.noindex = true;
-  if (none || has_token(content, "nofollow", kSeparators)) page_.nofollow = true;
+  RobotsDirectives directives = parse_robots_directives(attribute(meta, "content"));
+  page_.noindex = page_.noindex || directives.noindex;
+  page_.nofollow = page_.nofollow || directives.nofollow;
+}
+
+void Extractor::take_canonical(const GumboNode& node) {
+  const GumboElement& link = node.v.element;
+  if (canonical_seen_ || !has_attribute(link, "href")) return;
+  if (!has_token(attribute(link, "rel"), "canonical", " \t\n\r\f") || !in_head(node)) return;
+  // Only the first counts, valid or not; it resolves against <base> like links.
+  canonical_seen_ = true;
+  saw_link_ = true;
+  std::string_view ref = trim(attribute(link, "href"));
+  if (has_other_scheme(ref)) return;
+  auto url = resolve_url(base_ ? *base_ : page_url_, ref);
+  if (url) page_.canonical = url->href();
 }
 
 // Returns the index of the new link, or kNoAnchor when the href is dropped:
