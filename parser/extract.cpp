@@ -115,6 +115,25 @@ std::string_view attribute(const GumboElement& element, const char* name) {
   return attr != nullptr ? std::string_view(attr->value) : std::string_view();
 }
 
+// An href as the HTML Standard reads it. Gumbo 0.10.1 replaces control
+// characters and noncharacters (DEL, U+0080, U+FFFF, U+FDD0) with U+FFFD,
+// where the standard keeps them and the URL parser percent-encodes them
+// (issue #11). So when the value holds U+FFFD and its source text has no
+// character reference to decode and no NUL (which does become U+FFFD), the
+// source text is the value.
+std::string_view href_of(const GumboElement& element) {
+  const GumboAttribute* attr = gumbo_get_attribute(&element.attributes, "href");
+  if (attr == nullptr) return {};
+  std::string_view value(attr->value);
+  if (value.find("\xEF\xBF\xBD") == std::string_view::npos) return value;
+  std::string_view raw(attr->original_value.data, attr->original_value.length);
+  if (raw.size() >= 2 && (raw.front() == '"' || raw.front() == '\'') && raw.back() == raw.front()) {
+    raw = raw.substr(1, raw.size() - 2);
+  }
+  if (raw.find('&') != std::string_view::npos || raw.find('\0') != std::string_view::npos) return value;
+  return raw;
+}
+
 bool has_attribute(const GumboElement& element, const char* name) {
   return gumbo_get_attribute(&element.attributes, name) != nullptr;
 }
@@ -385,7 +404,7 @@ void Extractor::take_base(const GumboElement& base) {
   // whole document, including links that come before it.
   if (base_known_ || !has_attribute(base, "href")) return;
   base_known_ = true;
-  auto url = resolve_url(page_url_, trim(attribute(base, "href")));
+  auto url = resolve_url(page_url_, trim(href_of(base)));
   if (!url) return;
   base_ = std::move(*url);
   if (saw_link_) restart_ = true;
@@ -405,7 +424,7 @@ void Extractor::take_canonical(const GumboNode& node) {
   // Only the first counts, valid or not; it resolves against <base> like links.
   canonical_seen_ = true;
   saw_link_ = true;
-  std::string_view ref = trim(attribute(link, "href"));
+  std::string_view ref = trim(href_of(link));
   if (has_other_scheme(ref)) return;
   auto url = resolve_url(base_ ? *base_ : page_url_, ref);
   if (url) page_.canonical = url->href();
@@ -416,7 +435,7 @@ void Extractor::take_canonical(const GumboNode& node) {
 std::size_t Extractor::take_link(const GumboElement& element) {
   saw_link_ = true;
   if (page_.links_truncated) return kNoAnchor;
-  std::string_view ref = trim(attribute(element, "href"));
+  std::string_view ref = trim(href_of(element));
   if (has_other_scheme(ref)) return kNoAnchor;
   auto url = resolve_url(base_ ? *base_ : page_url_, ref);
   if (!url) return kNoAnchor;

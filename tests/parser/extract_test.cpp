@@ -233,6 +233,27 @@ TEST_CASE("a canonical outside <head> is ignored", "[extract]") {
         "http://a.test/moved");
 }
 
+TEST_CASE("controls and noncharacters in an href are percent-encoded, not replaced (#11)", "[extract]") {
+  auto page = extract("<a href=\"/x\x7Fy?q\x7F\">a</a><a href='/\xEF\xBF\xBF\xEF\xB7\x90'>b</a>"
+                      "<a href=/u\x01v\xC2\x80>c</a><a href=\"/bad\xFF\">d</a>",
+                      "http://a.test/");
+  CHECK(urls(page) == std::vector<std::string>{"http://a.test/x%7Fy?q%7F", "http://a.test/%EF%BF%BF%EF%B7%90",
+                                               "http://a.test/u%01v%C2%80", "http://a.test/bad%EF%BF%BD"});
+}
+
+TEST_CASE("<base> and canonical hrefs keep their controls too (#11)", "[extract]") {
+  auto page = extract("<base href=\"/b\x7F/\"><link rel=canonical href=\"c\xEF\xBF\xBE\"><a href=x>x</a>",
+                      "http://a.test/");
+  CHECK(urls(page) == std::vector<std::string>{"http://a.test/b%7F/x"});
+  CHECK(page.canonical == "http://a.test/b%7F/c%EF%BF%BE");
+}
+
+TEST_CASE("an href that needs character references decoded keeps gumbo's reading", "[extract]") {
+  // Only the source text is known to be the value, so U+FFFD stays here.
+  auto page = extract("<a href=\"/e&amp;\x7F\">a</a><a href=\"/n&#x41;\">b</a>", "http://a.test/");
+  CHECK(urls(page) == std::vector<std::string>{"http://a.test/e&%EF%BF%BD", "http://a.test/nA"});
+}
+
 TEST_CASE("links beyond max_links are dropped and flagged", "[extract]") {
   ExtractOptions options;
   options.max_links = 2;
