@@ -1,10 +1,5 @@
 #include "parser/sitemap.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
 #include <zlib.h>
 
 #include <catch2/catch.hpp>
@@ -14,7 +9,6 @@
 #include "tests/support/test_server.h"
 
 using webcrawl::Code;
-using webcrawl::Result;
 using webcrawl::parser::kMaxSitemapBytes;
 using webcrawl::parser::kMaxSitemapEntries;
 using webcrawl::parser::parse_sitemap;
@@ -24,6 +18,7 @@ using webcrawl::parser::SitemapKind;
 using webcrawl::parser::SitemapLimits;
 using webcrawl::parser::SitemapParser;
 using webcrawl::testing::gzip_compress;
+using webcrawl::testing::TestServer;
 
 namespace {
 
@@ -101,34 +96,6 @@ std::string gzip_padded(std::string_view prefix, std::size_t pad, std::string_vi
   deflateEnd(&s);
   return out;
 }
-
-// A TCP listener on 127.0.0.1 that only ever counts whether someone connected.
-class Listener {
- public:
-  Listener() : fd_(socket(AF_INET, SOCK_STREAM, 0)) {
-    REQUIRE(fd_ >= 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-    REQUIRE(listen(fd_, 4) == 0);
-    socklen_t len = sizeof addr;
-    REQUIRE(getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
-    port_ = ntohs(addr.sin_port);
-  }
-  ~Listener() { close(fd_); }
-  std::string url(std::string_view path) const {
-    return "http://127.0.0.1:" + std::to_string(port_) + std::string(path);
-  }
-  bool connected() const {
-    pollfd p{fd_, POLLIN, 0};
-    return poll(&p, 1, 0) > 0;
-  }
-
- private:
-  int fd_;
-  int port_ = 0;
-};
 
 }  // namespace
 
@@ -351,19 +318,19 @@ TEST_CASE("a root other than urlset or sitemapindex is not a sitemap", "[sitemap
 }
 
 TEST_CASE("an external entity fails and nothing is fetched", "[sitemap]") {
-  Listener listener;
+  TestServer server;
   std::string body = "<?xml version=\"1.0\"?>\n<!DOCTYPE urlset [\n<!ENTITY ext SYSTEM \"" +
-                     listener.url("/x") + "\">\n]>\n<urlset><url><loc>&ext;</loc></url></urlset>";
+                     server.url("/x") + "\">\n]>\n<urlset><url><loc>&ext;</loc></url></urlset>";
   CHECK(error_of(body) == "entity declarations are not allowed: <!ENTITY ext> at line 3");
-  CHECK_FALSE(listener.connected());
+  CHECK(server.connection_count() == 0);
 }
 
 TEST_CASE("an external DTD is never loaded; the document still parses", "[sitemap]") {
-  Listener listener;
-  std::string body = "<!DOCTYPE urlset SYSTEM \"" + listener.url("/s.dtd") +
+  TestServer server;
+  std::string body = "<!DOCTYPE urlset SYSTEM \"" + server.url("/s.dtd") +
                      "\"><urlset><url><loc>http://a.test/</loc></url></urlset>";
   CHECK(locs(parsed(body).entries) == std::vector<std::string>{"http://a.test/"});
-  CHECK_FALSE(listener.connected());
+  CHECK(server.connection_count() == 0);
 }
 
 TEST_CASE("billion laughs fails at its first declaration, before any expansion", "[sitemap]") {
