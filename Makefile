@@ -6,8 +6,8 @@ BUILD     ?= build
 ASAN      ?= build-asan
 PACKAGES  := cmake g++ pkg-config libuv1-dev node-llhttp libssl-dev libgumbo-dev \
              libsqlite3-dev catch2 zlib1g-dev libbrotli-dev libidn2-dev libpsl-dev \
-             libcli11-dev libtomlplusplus-dev nlohmann-json3-dev ca-certificates openssl \
-             libdeflate-dev
+             libcli11-dev libtomlplusplus-dev nlohmann-json3-dev libexpat1-dev libre2-dev \
+             libdeflate-dev ca-certificates openssl
 BENCH_PACKAGES := python3.11-doc time python3
 DEMO_PORT ?= 8731
 
@@ -72,7 +72,7 @@ bench-javadoc: build
 # coverage back into it. Fails when a target finds anything.
 FUZZ          ?= build-fuzz
 FUZZ_SECONDS  ?= 60
-FUZZ_TARGETS  := fuzz_url fuzz_robots fuzz_http_response fuzz_extract
+FUZZ_TARGETS  := fuzz_url fuzz_robots fuzz_http_response fuzz_extract fuzz_sitemap
 FUZZ_PACKAGES := clang libclang-rt-14-dev
 
 .PHONY: fuzz

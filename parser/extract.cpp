@@ -17,6 +17,8 @@
 #include <unordered_set>
 #include <utility>
 
+#include "parser/ascii.h"
+#include "parser/robots_directives.h"
 #include "parser/utf8.h"
 
 namespace webcrawl::parser {
@@ -64,25 +66,6 @@ constexpr std::size_t kMaxHtmlBytes = std::numeric_limits<uint32_t>::max() - 1;
 
 constexpr std::size_t kNoAnchor = std::numeric_limits<std::size_t>::max();
 
-bool is_space(char c) { return c == ' ' || c == '\n' || c == '\t' || c == '\r' || c == '\f'; }
-
-char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + ('a' - 'A')) : c; }
-
-// `lower` must already be lowercase ASCII.
-bool iequals(std::string_view s, std::string_view lower) {
-  if (s.size() != lower.size()) return false;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (ascii_lower(s[i]) != lower[i]) return false;
-  }
-  return true;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
-  return s;
-}
-
 // True when `list`, split on any of `separators`, holds `lower` (ASCII case-insensitive).
 bool has_token(std::string_view list, std::string_view lower, std::string_view separators) {
   std::size_t i = 0;
@@ -116,9 +99,39 @@ bool has_other_scheme(std::string_view ref) {
   return false;
 }
 
+// True when an ancestor of `node` is the HTML <head>.
+bool in_head(const GumboNode& node) {
+  for (const GumboNode* up = node.parent; up != nullptr; up = up->parent) {
+    if (up->type == GUMBO_NODE_ELEMENT && up->v.element.tag == GUMBO_TAG_HEAD &&
+        up->v.element.tag_namespace == GUMBO_NAMESPACE_HTML) {
+      return true;
+    }
+  }
+  return false;
+}
+
 std::string_view attribute(const GumboElement& element, const char* name) {
   const GumboAttribute* attr = gumbo_get_attribute(&element.attributes, name);
   return attr != nullptr ? std::string_view(attr->value) : std::string_view();
+}
+
+// An href as the HTML Standard reads it. Gumbo 0.10.1 replaces control
+// characters and noncharacters (DEL, U+0080, U+FFFF, U+FDD0) with U+FFFD,
+// where the standard keeps them and the URL parser percent-encodes them
+// (issue #11). So when the value holds U+FFFD and its source text has no
+// character reference to decode and no NUL (which does become U+FFFD), the
+// source text is the value.
+std::string_view href_of(const GumboElement& element) {
+  const GumboAttribute* attr = gumbo_get_attribute(&element.attributes, "href");
+  if (attr == nullptr) return {};
+  std::string_view value(attr->value);
+  if (value.find("\xEF\xBF\xBD") == std::string_view::npos) return value;
+  std::string_view raw(attr->original_value.data, attr->original_value.length);
+  if (raw.size() >= 2 && (raw.front() == '"' || raw.front() == '\'') && raw.back() == raw.front()) {
+    raw = raw.substr(1, raw.size() - 2);
+  }
+  if (raw.find('&') != std::string_view::npos || raw.find('\0') != std::string_view::npos) return value;
+  return raw;
 }
 
 bool has_attribute(const GumboElement& element, const char* name) {
@@ -166,13 +179,13 @@ class TextSink {
     text = valid_utf8(text, storage);
     std::size_t i = 0;
     while (i < text.size() && !full_) {
-      if (is_space(text[i])) {
+      if (is_html_space(text[i])) {
         pending_space_ = true;
         ++i;
         continue;
       }
       std::size_t end = i + 1;
-      while (end < text.size() && !is_space(text[end])) ++end;
+      while (end < text.size() && !is_html_space(text[end])) ++end;
       put(out, text.substr(i, end - i));
       i = end;
     }
@@ -256,13 +269,14 @@ class Extractor {
   };
 
   void visit(const GumboNode* node);
-  void visit_element(const GumboElement& element);
+  void visit_element(const GumboNode& node);
   void leave(const Frame& frame);
   void add_text(std::string_view text);
   void separate();
   void take_title(const GumboElement& title);
   void take_base(const GumboElement& base);
   void take_robots(const GumboElement& meta);
+  void take_canonical(const GumboNode& link);
   std::size_t take_link(const GumboElement& element);
 
   const Url& page_url_;
@@ -272,6 +286,7 @@ class Extractor {
   bool saw_link_ = false;  // an <a href> or <area href> was met
   bool restart_ = false;
   bool title_seen_ = false;
+  bool canonical_seen_ = false;
   unsigned hidden_ = 0;  // open kHidden elements
   std::size_t anchor_ = kNoAnchor;  // index of the link collecting anchor text
   ExtractedPage page_;
@@ -307,7 +322,7 @@ void Extractor::visit(const GumboNode* node) {
           Frame{&node->v.document.children, 0, Role::kInline, false, anchor_, anchor_text_});
       return;
     case GUMBO_NODE_ELEMENT:
-      return visit_element(node->v.element);
+      return visit_element(*node);
     case GUMBO_NODE_TEXT:
     case GUMBO_NODE_CDATA:
       return add_text(node->v.text.text);
@@ -319,7 +334,8 @@ void Extractor::visit(const GumboNode* node) {
   }
 }
 
-void Extractor::visit_element(const GumboElement& element) {
+void Extractor::visit_element(const GumboNode& node) {
+  const GumboElement& element = node.v.element;
   Role role = kRoles[element.tag];
   if (element.tag_namespace == GUMBO_NAMESPACE_HTML) {
     switch (element.tag) {
@@ -329,6 +345,8 @@ void Extractor::visit_element(const GumboElement& element) {
         return take_base(element);
       case GUMBO_TAG_META:
         return take_robots(element);
+      case GUMBO_TAG_LINK:
+        return take_canonical(node);
       default:
         break;
     }
@@ -386,7 +404,7 @@ void Extractor::take_base(const GumboElement& base) {
   // whole document, including links that come before it.
   if (base_known_ || !has_attribute(base, "href")) return;
   base_known_ = true;
-  auto url = resolve_url(page_url_, trim(attribute(base, "href")));
+  auto url = resolve_url(page_url_, trim(href_of(base)));
   if (!url) return;
   base_ = std::move(*url);
   if (saw_link_) restart_ = true;
@@ -394,13 +412,22 @@ void Extractor::take_base(const GumboElement& base) {
 
 void Extractor::take_robots(const GumboElement& meta) {
   if (!iequals(attribute(meta, "name"), "robots")) return;
-  // Tokens are comma-separated; spaces also split, since "noindex nofollow"
-  // is a common way to write it.
-  std::string_view content = attribute(meta, "content");
-  constexpr std::string_view kSeparators = ", \t\n\r\f";
-  bool none = has_token(content, "none", kSeparators);
-  if (none || has_token(content, "noindex", kSeparators)) page_.noindex = true;
-  if (none || has_token(content, "nofollow", kSeparators)) page_.nofollow = true;
+  RobotsDirectives directives = parse_robots_directives(attribute(meta, "content"));
+  page_.noindex = page_.noindex || directives.noindex;
+  page_.nofollow = page_.nofollow || directives.nofollow;
+}
+
+void Extractor::take_canonical(const GumboNode& node) {
+  const GumboElement& link = node.v.element;
+  if (canonical_seen_ || !has_attribute(link, "href")) return;
+  if (!has_token(attribute(link, "rel"), "canonical", " \t\n\r\f") || !in_head(node)) return;
+  // Only the first counts, valid or not; it resolves against <base> like links.
+  canonical_seen_ = true;
+  saw_link_ = true;
+  std::string_view ref = trim(href_of(link));
+  if (has_other_scheme(ref)) return;
+  auto url = resolve_url(base_ ? *base_ : page_url_, ref);
+  if (url) page_.canonical = url->href();
 }
 
 // Returns the index of the new link, or kNoAnchor when the href is dropped:
@@ -408,7 +435,7 @@ void Extractor::take_robots(const GumboElement& meta) {
 std::size_t Extractor::take_link(const GumboElement& element) {
   saw_link_ = true;
   if (page_.links_truncated) return kNoAnchor;
-  std::string_view ref = trim(attribute(element, "href"));
+  std::string_view ref = trim(href_of(element));
   if (has_other_scheme(ref)) return kNoAnchor;
   auto url = resolve_url(base_ ? *base_ : page_url_, ref);
   if (!url) return kNoAnchor;

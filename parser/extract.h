@@ -1,4 +1,4 @@
-// HTML extraction with gumbo: title, visible text, links, robots meta.
+// HTML extraction with gumbo: title, visible text, links, canonical, robots meta.
 //
 // Pure and thread-safe: runs on the parse workers, never on the loop thread.
 // The walk over the DOM is iterative (an explicit stack), so deeply nested
@@ -28,8 +28,11 @@ struct ExtractedPage {
   std::vector<Link> links;  // <a href> and <area href> resolving to http(s); one
                             // entry per distinct url, first occurrence wins;
                             // links inside <noscript> count (we run no scripts)
-  bool noindex = false;   // <meta name="robots" content="noindex"> (or "none")
-  bool nofollow = false;  // <meta name="robots" content="nofollow"> (or "none")
+  std::string canonical;  // the first <link rel="canonical" href> in <head>, resolved
+                          // like links (Url::href()); empty when there is none or it
+                          // is invalid or not http(s)
+  bool noindex = false;   // <meta name="robots" content="noindex"> (or "none"); the
+  bool nofollow = false;  // content is read by parse_robots_directives()
   bool links_truncated = false;  // more than ExtractOptions::max_links were found
   bool nesting_cut = false;      // the document nested deeper than max_nesting: only
                                  // the part before that point was parsed

@@ -186,6 +186,74 @@ TEST_CASE("meta tags other than robots are ignored", "[extract]") {
   CHECK_FALSE(page.nofollow);
 }
 
+TEST_CASE("several meta robots tags add up; a valued directive's value is no directive", "[extract]") {
+  auto page = extract(R"(<meta name="robots" content="noindex"><meta name="robots" content="nofollow">)");
+  CHECK(page.noindex);
+  CHECK(page.nofollow);
+  auto preview = extract(R"(<meta name="robots" content="max-image-preview: none, max-snippet: 20">)");
+  CHECK_FALSE(preview.noindex);
+  CHECK_FALSE(preview.nofollow);
+}
+
+TEST_CASE("the canonical is the first <link rel=canonical> in <head>, absolute and normalized", "[extract]") {
+  auto page = extract(R"(<head><link rel="stylesheet" href="/s.css">
+      <link rel="canonical" href="/Canon/./page?x=1#frag">
+      <link rel="canonical" href="/second"></head><body>x</body>)");
+  CHECK(page.canonical == "http://a.test/Canon/page?x=1");
+  CHECK(urls(page).empty());  // a <link> is not a link to follow
+}
+
+TEST_CASE("rel is a case-insensitive token list", "[extract]") {
+  CHECK(extract(R"(<link rel="CANONICAL" href="/c">)").canonical == "http://a.test/c");
+  CHECK(extract(R"(<link rel=" alternate	canonical " href="/c">)").canonical == "http://a.test/c");
+  CHECK(extract(R"(<link rel="canonical-ish" href="/c">)").canonical.empty());
+  CHECK(extract(R"(<link rel="alternate" href="/c">)").canonical.empty());
+}
+
+TEST_CASE("the canonical resolves against the page URL or <base href>", "[extract]") {
+  CHECK(extract(R"(<link rel=canonical href="y.html">)").canonical == "http://a.test/d/y.html");
+  CHECK(extract(R"(<link rel=canonical href="y.html"><base href="http://b.test/o/">)").canonical ==
+        "http://b.test/o/y.html");
+  CHECK(extract(R"(<link rel=canonical href="//c.test">)", "https://a.test/").canonical == "https://c.test/");
+}
+
+TEST_CASE("an invalid or non-http(s) canonical is empty, and only the first counts", "[extract]") {
+  CHECK(extract(R"(<link rel=canonical href="mailto:a@b.test"><link rel=canonical href="/ok">)")
+            .canonical.empty());
+  CHECK(extract(R"(<link rel=canonical href="http://[::1">)").canonical.empty());
+  CHECK(extract(R"(<link rel=canonical><link rel=canonical href="/ok">)").canonical == "http://a.test/ok");
+  CHECK(extract("<p>no canonical</p>").canonical.empty());
+}
+
+TEST_CASE("a canonical outside <head> is ignored", "[extract]") {
+  CHECK(extract(R"(<body><p>text</p><link rel=canonical href="/body"></body>)").canonical.empty());
+  CHECK(extract(R"(<svg><link rel=canonical href="/svg"/></svg>)").canonical.empty());
+  // The parser moves a <link> between </head> and <body> into <head>.
+  CHECK(extract(R"(<head></head><link rel=canonical href="/moved"><body>x</body>)").canonical ==
+        "http://a.test/moved");
+}
+
+TEST_CASE("controls and noncharacters in an href are percent-encoded, not replaced (#11)", "[extract]") {
+  auto page = extract("<a href=\"/x\x7Fy?q\x7F\">a</a><a href='/\xEF\xBF\xBF\xEF\xB7\x90'>b</a>"
+                      "<a href=/u\x01v\xC2\x80>c</a><a href=\"/bad\xFF\">d</a>",
+                      "http://a.test/");
+  CHECK(urls(page) == std::vector<std::string>{"http://a.test/x%7Fy?q%7F", "http://a.test/%EF%BF%BF%EF%B7%90",
+                                               "http://a.test/u%01v%C2%80", "http://a.test/bad%EF%BF%BD"});
+}
+
+TEST_CASE("<base> and canonical hrefs keep their controls too (#11)", "[extract]") {
+  auto page = extract("<base href=\"/b\x7F/\"><link rel=canonical href=\"c\xEF\xBF\xBE\"><a href=x>x</a>",
+                      "http://a.test/");
+  CHECK(urls(page) == std::vector<std::string>{"http://a.test/b%7F/x"});
+  CHECK(page.canonical == "http://a.test/b%7F/c%EF%BF%BE");
+}
+
+TEST_CASE("an href that needs character references decoded keeps gumbo's reading", "[extract]") {
+  // Only the source text is known to be the value, so U+FFFD stays here.
+  auto page = extract("<a href=\"/e&amp;\x7F\">a</a><a href=\"/n&#x41;\">b</a>", "http://a.test/");
+  CHECK(urls(page) == std::vector<std::string>{"http://a.test/e&%EF%BF%BD", "http://a.test/nA"});
+}
+
 TEST_CASE("links beyond max_links are dropped and flagged", "[extract]") {
   ExtractOptions options;
   options.max_links = 2;

@@ -358,6 +358,21 @@ TEST_CASE("malformed UTF-8 in path and query is encoded as U+FFFD", "[url]") {
   CHECK(href("http://a/\xED\xA0\x80") == "http://a/%EF%BF%BD%EF%BF%BD%EF%BF%BD");
 }
 
+TEST_CASE("DEL is percent-encoded in path and query, and forbidden in a host (#11)", "[url]") {
+  CHECK(href("http://a/x\x7Fy?q\x7Fz") == "http://a/x%7Fy?q%7Fz");
+  CHECK(resolve("http://a/b/c", "d\x7F?\x7F") == "http://a/b/d%7F?%7F");
+  CHECK(rejects("http://a\x7F" "b/"));
+}
+
+TEST_CASE("noncharacters and C1 controls are encoded as their UTF-8 bytes (#11)", "[url]") {
+  CHECK(href("http://a/\xEF\xBF\xBF?\xEF\xBF\xBE") == "http://a/%EF%BF%BF?%EF%BF%BE");
+  CHECK(href("http://a/\xEF\xB7\x90\xEF\xB7\xAF") == "http://a/%EF%B7%90%EF%B7%AF");
+  CHECK(href("http://a/\xF4\x8F\xBF\xBF") == "http://a/%F4%8F%BF%BF");
+  CHECK(href("http://a/\xC2\x80\xC2\x9F?\xC2\x85") == "http://a/%C2%80%C2%9F?%C2%85");
+  // A real U+FFFD is kept as what it is, too.
+  CHECK(href("http://a/\xEF\xBF\xBD") == "http://a/%EF%BF%BD");
+}
+
 TEST_CASE("encoded dot segments are removed like plain ones", "[url]") {
   CHECK(href("http://a/b/%2e%2E/c") == "http://a/c");
   CHECK(href("http://a/b/c/.%2e") == "http://a/b/");
