@@ -120,17 +120,21 @@ HttpResponseParser::HttpResponseParser(ResponseLimits limits)
   s.response = &response_;
   s.limits = &limits_;
   llhttp_settings_init(&s.settings);
+  // Fields after the final head are a chunked body's trailers: counted, but
+  // not merged into the headers (RFC 9110 6.5.1).
   s.settings.on_header_field = [](llhttp_t* p, const char* at, std::size_t len) {
     State& st = State::of(p);
-    if (st.in_value) st.header_done();
     if (int rc = st.count_header_bytes(len)) return rc;
+    if (st.head_done) return 0;
+    if (st.in_value) st.header_done();
     st.field.append(at, len);
     return 0;
   };
   s.settings.on_header_value = [](llhttp_t* p, const char* at, std::size_t len) {
     State& st = State::of(p);
-    st.in_value = true;
     if (int rc = st.count_header_bytes(len)) return rc;
+    if (st.head_done) return 0;
+    st.in_value = true;
     st.value.append(at, len);
     return 0;
   };
