@@ -61,7 +61,7 @@ struct HttpResponseParser::State {
     int status = llhttp_get_status_code(&parser);
     if (status >= 100 && status < 200 && status != 101) {
       response->headers.clear();  // an interim response: the real one follows
-      return 0;
+      return 1;                   // with no body
     }
     response->status = status;
     head_done = true;
@@ -76,6 +76,9 @@ struct HttpResponseParser::State {
     }
     // A tunnel's 2xx head is all there is; what follows is the tunnel's.
     if (limits->connect && status >= 200 && status < 300) return 2;
+    // llhttp would read a body a Content-Length announces; these never have
+    // one (RFC 9110 6.4.1, 15.3.5, 15.4.5). 1 tells llhttp to skip it.
+    if (status == 204 || status == 304) return 1;
     return 0;
   }
 

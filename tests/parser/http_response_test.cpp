@@ -146,6 +146,25 @@ TEST_CASE("a close-delimited body ends when the peer closes", "[http_response]")
   CHECK_FALSE(parser.response().keep_alive);
 }
 
+// RFC 9110 8.6: a 304's Content-Length describes the representation it did
+// not send; neither an interim response, a 204 nor a 304 ever has a body.
+TEST_CASE("1xx, 204 and 304 have no body, whatever Content-Length says", "[http_response]") {
+  auto step = GENERATE(0u, 1u);
+  Parsed no_content("HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n", step);
+  CHECK(no_content.response().status == 204);
+  CHECK(no_content.response().body.empty());
+  CHECK(no_content.response().keep_alive);
+  Parsed not_modified("HTTP/1.1 304 Not Modified\r\nContent-Length: 1000\r\nETag: \"x\"\r\n\r\n", step);
+  CHECK(not_modified.response().status == 304);
+  CHECK(not_modified.response().body.empty());
+  CHECK(not_modified.response().keep_alive);
+  Parsed bare("HTTP/1.1 304 Not Modified\r\n\r\n", step);
+  CHECK(bare.response().keep_alive);
+  Parsed hinted("HTTP/1.1 103 Early Hints\r\nContent-Length: 3\r\n\r\n" + with_length("ok"), step);
+  CHECK(hinted.response().status == 200);
+  CHECK(hinted.response().body == "ok");
+}
+
 TEST_CASE("100 Continue and 103 Early Hints are dropped; the final response remains", "[http_response]") {
   auto step = GENERATE(0u, 1u);
   const std::string interim =
