@@ -97,7 +97,9 @@ struct HttpResponseParser::State {
     response->body_bytes += static_cast<int64_t>(len);
     if (sha1) EVP_DigestUpdate(sha1, at, len);
     if (auto r = decoder->feed(std::string_view(at, len), response->body); !r) return fail(r.error());
-    if (decoder->truncated() || static_cast<std::size_t>(response->body_bytes) >= limits->max_body) {
+    // Coded bytes are bounded too, so a stream that inflates to nothing
+    // cannot be read forever; a body of exactly max_body bytes is whole.
+    if (decoder->truncated() || static_cast<std::size_t>(response->body_bytes) > limits->max_body) {
       response->truncated = true;
       return HPE_PAUSED;  // stop reading; the connection is not reused
     }

@@ -228,6 +228,14 @@ TEST_CASE("an identity body is cut at max_body and the connection is not reused"
   CHECK_FALSE(p.response().keep_alive);
 }
 
+TEST_CASE("a body of exactly max_body bytes is whole", "[http_response]") {
+  auto step = GENERATE(0u, 1u);
+  Parsed p(with_length(std::string(10, 'x')), step, body_limit(10));
+  CHECK(p.response().body == std::string(10, 'x'));
+  CHECK_FALSE(p.response().truncated);
+  CHECK(p.response().keep_alive);
+}
+
 TEST_CASE("a gzip body is cut at max_body decoded bytes", "[http_response]") {
   const std::string text = sample_text();
   Parsed p(encoded("gzip", testing::gzip(text)), 0, body_limit(100));
