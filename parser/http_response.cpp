@@ -115,6 +115,10 @@ struct HttpResponseParser::State {
     response->truncated = response->truncated || decoder->truncated();
     response->keep_alive = llhttp_should_keep_alive(&parser) != 0;
     complete = true;
+    // A tunnel's head ends the message with F_UPGRADE set: returning 0 lets
+    // llhttp stop there with HPE_PAUSED_UPGRADE, which says where the
+    // tunnel's bytes start.
+    if (limits->connect && llhttp_get_upgrade(&parser)) return 0;
     return HPE_PAUSED;
   }
 };

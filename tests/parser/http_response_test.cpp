@@ -373,6 +373,20 @@ TEST_CASE("keep_raw stops where reading stopped", "[http_response]") {
 
 // ---- CONNECT ---------------------------------------------------------------
 
+TEST_CASE("a CONNECT's 2xx head is the whole response; what follows belongs to the tunnel", "[http_response]") {
+  auto step = GENERATE(0u, 1u);
+  const std::string head = "HTTP/1.1 200 Connection established\r\n\r\n";
+  const std::string tunnel = step ? "" : "\x16\x03\x01 tls bytes";
+  HttpResponseParser parser(tunnel_limits());
+  auto progress = feed(parser, head + tunnel, step);
+  REQUIRE(progress);
+  CHECK(*progress == Progress::kDone);
+  CHECK(parser.response().status == 200);
+  CHECK(parser.response().body.empty());
+  CHECK(parser.response().keep_alive);
+  CHECK(parser.tunnel_bytes() == tunnel);
+}
+
 TEST_CASE("a CONNECT answered 407 with a body is read whole", "[http_response]") {
   auto step = GENERATE(0u, 1u);
   HttpResponseParser parser(tunnel_limits());
