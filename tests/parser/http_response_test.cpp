@@ -371,6 +371,17 @@ TEST_CASE("keep_raw stops where reading stopped", "[http_response]") {
   CHECK(close_delimited.response().payload_sha1 == testing::sha1("all of it"));
 }
 
+TEST_CASE("keep_raw of a body cut at max_body holds and digests every entity byte read", "[http_response]") {
+  ResponseLimits limits = raw_limits();
+  limits.max_body = 10;
+  const std::string entity(100, 'x');
+  Parsed p(with_length(entity), 0, limits);
+  CHECK(p.response().truncated);
+  CHECK(p.response().raw == with_length(entity));
+  CHECK(p.response().body_bytes == 100);
+  CHECK(p.response().payload_sha1 == testing::sha1(entity));
+}
+
 // ---- CONNECT ---------------------------------------------------------------
 
 TEST_CASE("a CONNECT's 2xx head is the whole response; what follows belongs to the tunnel", "[http_response]") {
