@@ -46,6 +46,7 @@ Result<Connection*> Fetcher::Impl::open_connection(const std::string& origin) {
   make_room();
   auto c = Connection::open(loop, origin);
   if (!c) return c.error();
+  (*c)->on_unattached_end = [this](Connection* ended) { close_connection(ended); };
   connections.insert(*c);
   connections_opened++;
   return *c;
