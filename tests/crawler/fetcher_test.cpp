@@ -659,6 +659,21 @@ TEST_CASE("an https server whose certificate nobody vouches for fails with kTls"
   CHECK(site.server.requests().empty());
 }
 
+// The crawler closes its loop at once when create() fails, so a failed
+// create() must leave nothing on it, not even a handle still closing.
+TEST_CASE("a CA file that cannot be loaded fails Fetcher::create with kTls, leaving the loop as it was",
+          "[fetcher]") {
+  uv_loop_t loop;
+  REQUIRE(uv_loop_init(&loop) == 0);
+  crawler::FetcherConfig config;
+  config.ca_file = "/nonexistent/ca.pem";
+  auto made = crawler::Fetcher::create(&loop, config);
+  REQUIRE_FALSE(made);
+  CHECK(made.error().code == Code::kTls);
+  CHECK_THAT(made.error().message, Catch::Contains("/nonexistent/ca.pem"));
+  CHECK(uv_loop_close(&loop) == 0);
+}
+
 // ---- through an HTTP proxy ----------------------------------------------------------
 
 namespace {
