@@ -133,7 +133,7 @@ void Connection::on_read(ssize_t nread, const char* data) {
   if (nread < 0) return end(from_uv(static_cast<int>(nread), "read"));
   if (nread == 0) return;
   // Bytes on an idle connection: the server is confused; never reuse it.
-  if (!events_) return close();
+  if (!events_) return end_unattached();
   if (!tls_) return events_->on_data(std::string_view(data, static_cast<std::size_t>(nread)));
   on_tls_bytes(data, static_cast<std::size_t>(nread));
 }
@@ -159,8 +159,15 @@ void Connection::on_tls_bytes(const char* data, std::size_t len) {
 
 void Connection::end(std::optional<Error> error) {
   if (closing_) return;
-  if (!events_) return close();
+  if (!events_) return end_unattached();
   events_->on_end(std::move(error));
+}
+
+// Closing here alone would leave the pool holding a connection that frees
+// itself: whoever pools it must unlink it first.
+void Connection::end_unattached() {
+  if (on_unattached_end) return on_unattached_end(this);
+  close();
 }
 
 }  // namespace webcrawl::crawler

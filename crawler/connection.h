@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <uv.h>
 
+#include <functional>
 #include <list>
 #include <memory>
 #include <optional>
@@ -59,6 +60,10 @@ class Connection {
   bool idle = false;
   double idle_since = 0;
   std::list<Connection*>::iterator lru;
+  // Called when the peer closes, fails or sends bytes while no request is
+  // attached (an idle connection): the pool unlinks and closes it. Unset,
+  // the connection just closes.
+  std::function<void(Connection*)> on_unattached_end;
 
  private:
   Connection(std::string origin) : origin_(std::move(origin)) {}
@@ -67,6 +72,7 @@ class Connection {
   void on_read(ssize_t nread, const char* data);
   void on_tls_bytes(const char* data, std::size_t len);
   void end(std::optional<Error> error);
+  void end_unattached();
   void flush_tls();
 
   std::string origin_;

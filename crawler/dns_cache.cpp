@@ -56,8 +56,11 @@ const DnsAnswer* DnsCache::cached(const std::string& host, double now) {
 DnsCache::Ticket DnsCache::resolve(const std::string& host, Callback done) {
   Ticket ticket = next_ticket_++;
   if (entries_.size() >= kMaxEntries && !entries_.count(host)) {
+    // An entry with waiters is still to be delivered: a lookup in flight,
+    // or a failure to start one that goes out from the next tick.
     for (auto it = entries_.begin(); it != entries_.end();) {
-      it = it->second.pending ? std::next(it) : entries_.erase(it);
+      bool in_use = it->second.pending || !it->second.waiting.empty();
+      it = in_use ? std::next(it) : entries_.erase(it);
     }
   }
   Entry& e = entries_[host];

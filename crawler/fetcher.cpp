@@ -53,6 +53,7 @@ Result<Connection*> Fetcher::Impl::open_connection(const std::string& origin) {
   make_room();
   auto c = Connection::open(loop, origin);
   if (!c) return c.error();
+  (*c)->on_unattached_end = [this](Connection* ended) { close_connection(ended); };
   connections.insert(*c);
   connections_opened++;
   return *c;
@@ -104,10 +105,16 @@ void Fetcher::Impl::sweep_idle() {
 }
 
 Result<std::unique_ptr<Fetcher>> Fetcher::create(uv_loop_t* loop, FetcherConfig config) {
-  auto impl = std::make_unique<Impl>(loop, std::move(config));
-  if (!impl->config.ca_file.empty()) {
-    if (auto context = impl->tls_context(); !context) return context.error();
+  // The TLS context first: failing before any handle is made leaves the
+  // loop free to close at once.
+  std::unique_ptr<TlsContext> tls;
+  if (!config.ca_file.empty()) {
+    auto context = TlsContext::create(config.ca_file, config.insecure);
+    if (!context) return context.error();
+    tls = std::move(*context);
   }
+  auto impl = std::make_unique<Impl>(loop, std::move(config));
+  impl->tls = std::move(tls);
   impl->sweep = new uv_timer_t;
   if (int rc = uv_timer_init(loop, impl->sweep); rc < 0) {
     delete std::exchange(impl->sweep, nullptr);

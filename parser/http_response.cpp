@@ -61,7 +61,7 @@ struct HttpResponseParser::State {
     int status = llhttp_get_status_code(&parser);
     if (status >= 100 && status < 200 && status != 101) {
       response->headers.clear();  // an interim response: the real one follows
-      return 0;
+      return 1;                   // with no body
     }
     response->status = status;
     head_done = true;
@@ -82,6 +82,9 @@ struct HttpResponseParser::State {
     }
     // A tunnel's 2xx head is all there is; what follows is the tunnel's.
     if (limits->connect && status >= 200 && status < 300) return 2;
+    // llhttp would read a body a Content-Length announces; these never have
+    // one (RFC 9110 6.4.1, 15.3.5, 15.4.5). 1 tells llhttp to skip it.
+    if (status == 204 || status == 304) return 1;
     return 0;
   }
 
@@ -100,7 +103,9 @@ struct HttpResponseParser::State {
     response->body_bytes += static_cast<int64_t>(len);
     if (sha1) EVP_DigestUpdate(sha1, at, len);
     if (auto r = decoder->feed(std::string_view(at, len), response->body); !r) return fail(r.error());
-    if (decoder->truncated() || static_cast<std::size_t>(response->body_bytes) >= limits->max_body) {
+    // Coded bytes are bounded too, so a stream that inflates to nothing
+    // cannot be read forever; a body of exactly max_body bytes is whole.
+    if (decoder->truncated() || static_cast<std::size_t>(response->body_bytes) > limits->max_body) {
       response->truncated = true;
       return HPE_PAUSED;  // stop reading; the connection is not reused
     }
@@ -116,6 +121,10 @@ struct HttpResponseParser::State {
     response->truncated = response->truncated || decoder->truncated();
     response->keep_alive = llhttp_should_keep_alive(&parser) != 0;
     complete = true;
+    // A tunnel's head ends the message with F_UPGRADE set: returning 0 lets
+    // llhttp stop there with HPE_PAUSED_UPGRADE, which says where the
+    // tunnel's bytes start.
+    if (limits->connect && llhttp_get_upgrade(&parser)) return 0;
     return HPE_PAUSED;
   }
 };
@@ -126,17 +135,21 @@ HttpResponseParser::HttpResponseParser(ResponseLimits limits)
   s.response = &response_;
   s.limits = &limits_;
   llhttp_settings_init(&s.settings);
+  // Fields after the final head are a chunked body's trailers: counted, but
+  // not merged into the headers (RFC 9110 6.5.1).
   s.settings.on_header_field = [](llhttp_t* p, const char* at, std::size_t len) {
     State& st = State::of(p);
-    if (st.in_value) st.header_done();
     if (int rc = st.count_header_bytes(len)) return rc;
+    if (st.head_done) return 0;
+    if (st.in_value) st.header_done();
     st.field.append(at, len);
     return 0;
   };
   s.settings.on_header_value = [](llhttp_t* p, const char* at, std::size_t len) {
     State& st = State::of(p);
-    st.in_value = true;
     if (int rc = st.count_header_bytes(len)) return rc;
+    if (st.head_done) return 0;
+    st.in_value = true;
     st.value.append(at, len);
     return 0;
   };

@@ -41,7 +41,7 @@ struct ResponseLimits {
 
 struct HttpResponse {
   int status = 0;
-  Headers headers;          // the final response's fields, in arrival order, as sent
+  Headers headers;          // the final response's fields, in arrival order, as sent; no trailers
   std::string body;         // content coding removed; at most max_body bytes
   int64_t body_bytes = 0;   // entity bytes received: transfer coding removed, content coding kept
   bool truncated = false;   // the body was cut at max_body

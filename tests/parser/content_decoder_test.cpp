@@ -1,47 +1,22 @@
 #include "parser/content_decoder.h"
 
-#include <brotli/encode.h>
 #include <zlib.h>
 
 #include <catch2/catch.hpp>
 #include <cstdint>
 #include <string>
 
+#include "tests/support/codings.h"
+
 using webcrawl::Code;
 using webcrawl::parser::ContentDecoder;
+using webcrawl::testing::brotli;
+using webcrawl::testing::gzip;
+using webcrawl::testing::raw_deflate;
+using webcrawl::testing::zeros_bomb;
+using webcrawl::testing::zlib_wrapped;
 
 namespace {
-
-// Compresses with zlib's deflate; window_bits picks the wrapper:
-// 16 + MAX_WBITS gzip, MAX_WBITS zlib, -MAX_WBITS raw.
-std::string zlib_compress(std::string_view data, int window_bits) {
-  z_stream s{};
-  REQUIRE(deflateInit2(&s, Z_BEST_COMPRESSION, Z_DEFLATED, window_bits, 8, Z_DEFAULT_STRATEGY) ==
-          Z_OK);
-  std::string out(deflateBound(&s, data.size()), '\0');
-  s.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  s.avail_in = static_cast<uInt>(data.size());
-  s.next_out = reinterpret_cast<Bytef*>(out.data());
-  s.avail_out = static_cast<uInt>(out.size());
-  REQUIRE(deflate(&s, Z_FINISH) == Z_STREAM_END);
-  out.resize(s.total_out);
-  deflateEnd(&s);
-  return out;
-}
-
-std::string gzip(std::string_view data) { return zlib_compress(data, 16 + MAX_WBITS); }
-std::string zlib_wrapped(std::string_view data) { return zlib_compress(data, MAX_WBITS); }
-std::string raw_deflate(std::string_view data) { return zlib_compress(data, -MAX_WBITS); }
-
-std::string brotli(std::string_view data) {
-  std::size_t size = BrotliEncoderMaxCompressedSize(data.size());
-  std::string out(size, '\0');
-  REQUIRE(BrotliEncoderCompress(BROTLI_DEFAULT_QUALITY, BROTLI_DEFAULT_WINDOW, BROTLI_MODE_GENERIC,
-                                data.size(), reinterpret_cast<const uint8_t*>(data.data()), &size,
-                                reinterpret_cast<uint8_t*>(out.data())) == BROTLI_TRUE);
-  out.resize(size);
-  return out;
-}
 
 std::string sample_text() {
   std::string text;
@@ -77,34 +52,6 @@ Decoded decode(std::string_view encoding, std::string_view input, std::size_t ma
   }
   d.truncated = (*decoder)->truncated();
   return d;
-}
-
-// A deflate stream of `mib` MiB of zeros, built without compressing it all:
-// after a sync flush every further MiB of zeros compresses to the same bytes,
-// which only refer back to zeros, so the block can be repeated.
-std::string zeros_bomb(int window_bits, int mib) {
-  z_stream s{};
-  REQUIRE(deflateInit2(&s, Z_BEST_COMPRESSION, Z_DEFLATED, window_bits, 8, Z_DEFAULT_STRATEGY) ==
-          Z_OK);
-  std::string zeros(1 << 20, '\0');
-  auto run = [&](std::string_view in, int flush) {
-    std::string out(deflateBound(&s, in.size()) + 64, '\0');
-    s.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-    s.avail_in = static_cast<uInt>(in.size());
-    s.next_out = reinterpret_cast<Bytef*>(out.data());
-    s.avail_out = static_cast<uInt>(out.size());
-    REQUIRE(deflate(&s, flush) != Z_STREAM_ERROR);
-    REQUIRE(s.avail_in == 0);
-    out.resize(out.size() - s.avail_out);
-    return out;
-  };
-  std::string bomb = run(zeros, Z_SYNC_FLUSH);
-  std::string block = run(zeros, Z_SYNC_FLUSH);
-  for (int i = 1; i < mib; ++i) bomb += block;
-  // The trailer's checksum covers only 2 MiB; decoders stop long before it.
-  bomb += run({}, Z_FINISH);
-  deflateEnd(&s);
-  return bomb;
 }
 
 }  // namespace

@@ -411,6 +411,7 @@ struct Reader {
   ReadOutcome take_head(std::size_t end, Request& request) {
     std::string_view head(buffer.data(), end + 2);
     bool ok = parse_head(head, request);
+    request.head = buffer.substr(0, end + 4);
     buffer.erase(0, end + 4);
     return ok ? ReadOutcome::kRequest : ReadOutcome::kMalformed;
   }
@@ -848,6 +849,7 @@ std::size_t TestServer::Impl::record(const Request& request, Clock::time_point s
   entry.connection = request.connection;
   entry.start = start == Clock::time_point{} ? Clock::now() : start;
   entry.local_address = request.local_address;
+  entry.head = request.head;
   std::lock_guard lock(mutex);
   records.push_back(std::move(entry));
   return records.size() - 1;

@@ -40,6 +40,7 @@ struct Request {
   Headers headers;          // in arrival order, names as sent
   std::uint64_t connection = 0;  // the connection's sequence number, from 1
   std::string local_address;     // the address it arrived on, e.g. "127.0.0.2"
+  std::string head;              // the request line and fields as received, blank line included
 
   // The first value of the header called name (ASCII case-insensitive), or
   // "" if there is none.
@@ -120,6 +121,7 @@ struct RecordedRequest {
   std::chrono::steady_clock::time_point end;
   std::string local_address;  // e.g. "127.0.0.3"
   int status = 0;             // the status sent; 0 for raw handlers
+  std::string head;           // the request line and fields as received, blank line included
 };
 
 struct TestServerOptions {

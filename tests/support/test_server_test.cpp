@@ -198,6 +198,7 @@ TEST_CASE("a plain GET is answered with 200 and recorded", "[support]") {
   CHECK(requests[0].end >= requests[0].start);
   CHECK(server.request_count("/hello") == 1);
   CHECK(server.request_count("/hello?x=1") == 1);
+  CHECK(requests[0].head == get_request("/hello?x=1", "Connection: close\r\n"));
 }
 
 TEST_CASE("requests on one keep-alive connection share its sequence number", "[support]") {
