@@ -72,7 +72,7 @@ bench-javadoc: build
 # coverage back into it. Fails when a target finds anything.
 FUZZ          ?= build-fuzz
 FUZZ_SECONDS  ?= 60
-FUZZ_TARGETS  := fuzz_url fuzz_robots fuzz_http_response fuzz_extract fuzz_sitemap
+FUZZ_TARGETS  := fuzz_url fuzz_robots fuzz_http_response fuzz_extract fuzz_sitemap fuzz_cookies
 FUZZ_PACKAGES := clang libclang-rt-14-dev
 
 .PHONY: fuzz
