@@ -50,11 +50,19 @@ Result<CrawlOptions> crawl_options_from(const CrawlArgs& args) {
   for (std::size_t i = 0; i < crawl_options().size(); ++i) {
     const OptionSpec& spec = crawl_options()[i];
     if (args.flags[i]) spec.set(o, OptionValue(std::string_view(spec.flag_name()).substr(0, 5) != "--no-"));
+    // A repeated list flag is one list: it adds to (or, for some, replaces)
+    // what the file said once, not once per value.
+    std::vector<std::string> items;
     for (const std::string& text : args.texts[i]) {
       auto value = parse_option_text(spec, text);
       if (!value) return value.error();
-      spec.set(o, *value);
+      if (spec.kind != OptionSpec::Kind::kList) {
+        spec.set(o, *value);
+        continue;
+      }
+      for (std::string& item : std::get<std::vector<std::string>>(*value)) items.push_back(std::move(item));
     }
+    if (!items.empty()) spec.set(o, OptionValue(std::move(items)));
   }
   if (o.proxy.empty()) {
     // curl's convention: lowercase http_proxy only (HTTP_PROXY can come

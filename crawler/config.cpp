@@ -66,8 +66,14 @@ Result<HostOverride> host_override(const std::string& path, const toml::node& n)
       auto* headers = std::get_if<std::vector<std::string>>(&list);
       if (!headers) return bad(path, v, "hosts.headers", "expected an array of \"Name: value\" strings");
       o.headers = *headers;
+    } else if (key == "include" || key == "exclude") {
+      OptionValue list = value_of(v);
+      if (auto* one = std::get_if<std::string>(&list)) list = std::vector<std::string>{*one};
+      auto* patterns = std::get_if<std::vector<std::string>>(&list);
+      if (!patterns) return bad(path, v, "hosts." + key, "expected an array of RE2 patterns");
+      (key == "include" ? o.include : o.exclude) = *patterns;
     } else {
-      return bad(path, v, "hosts." + key, "unknown key (match, delay, per_host, headers)");
+      return bad(path, v, "hosts." + key, "unknown key (match, delay, per_host, headers, include, exclude)");
     }
   }
   if (o.match.empty()) return bad(path, n, "hosts", "every [[hosts]] table needs a match");
@@ -121,14 +127,16 @@ Result<void> apply_config_file(const std::string& path, CrawlOptions& o) {
   return {};
 }
 
+bool host_matches(const std::string& hostname, const std::string& match) {
+  if (hostname == match) return true;
+  return hostname.size() > match.size() && hostname.compare(hostname.size() - match.size(), match.size(), match) == 0 &&
+         hostname[hostname.size() - match.size() - 1] == '.';
+}
+
 const HostOverride* find_override(const CrawlOptions& options, const std::string& hostname) {
   const HostOverride* best = nullptr;
   for (const HostOverride& o : options.host_overrides) {
-    bool exact = hostname == o.match;
-    bool parent = hostname.size() > o.match.size() &&
-                  hostname.compare(hostname.size() - o.match.size(), o.match.size(), o.match) == 0 &&
-                  hostname[hostname.size() - o.match.size() - 1] == '.';
-    if ((exact || parent) && (!best || o.match.size() > best->match.size())) best = &o;
+    if (host_matches(hostname, o.match) && (!best || o.match.size() > best->match.size())) best = &o;
   }
   return best;
 }

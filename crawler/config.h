@@ -26,6 +26,9 @@ namespace webcrawl::crawler {
 // file fails with kIo.
 Result<void> apply_config_file(const std::string& path, CrawlOptions& options);
 
+// `hostname` is `match` or one of its subdomains.
+bool host_matches(const std::string& hostname, const std::string& match);
+
 // The override that applies to `hostname`: the longest `match` equal to it or
 // to one of its parent domains; nothing when none does.
 const HostOverride* find_override(const CrawlOptions& options, const std::string& hostname);

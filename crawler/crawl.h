@@ -14,6 +14,7 @@
 #include <random>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "crawler/crawl_policy.h"
@@ -25,6 +26,7 @@
 #include "crawler/pipeline.h"
 #include "crawler/progress.h"
 #include "crawler/robots_gate.h"
+#include "crawler/sitemap_builder.h"
 #include "crawler/store_writer.h"
 #include "crawler/warc_sink.h"
 #include "crawler/uv_util.h"
@@ -99,6 +101,18 @@ class Crawl {
              const std::string& wait_reason, const std::string& robots_rule, const FetchResponse& response);
   void on_robots_settled(const std::string& origin, bool known);
 
+  // Sitemaps (crawl_sitemaps.cpp): queued in front of their host's pages,
+  // fetched through the same scheduler and robots.txt, parsed on the parse
+  // threads, committed with the URLs they list.
+  Result<void> prepare_sitemaps();
+  void queue_sitemap(const std::string& url, int level, int redirects = 0);
+  void queue_robots_sitemaps(const std::string& origin, const std::vector<std::string>& sitemaps);
+  void on_sitemap_response(Job job, const parser::Url& url, FetchResponse response);
+  // A sitemap row without a body to read: refused, failed, or not 2xx.
+  void record_sitemap(const Job& job, std::optional<int> status, std::string error);
+  // The response's X-Robots-Tag and Link canonical, for the page builder.
+  void take_page_headers(FetchedPage& page, const FetchResponse& response) const;
+
   // The writer's replies, and the end.
   void on_wake();
   void maybe_finish();
@@ -128,6 +142,7 @@ class Crawl {
   struct ParseJob {
     FetchedPage page;
     std::size_t weight = 0;
+    std::optional<FetchedSitemap> sitemap;  // a sitemap instead of a page
   };
   std::unique_ptr<BudgetPool<ParseJob>> parsers_;
   std::unique_ptr<RobotsGate> robots_;
@@ -174,6 +189,9 @@ class Crawl {
   std::vector<storage::RobotsRecord> earlier_robots_;  // from the database, for the gate
   std::unordered_map<std::string, double> reported_delay_;  // hosts.delay as last written
   std::unordered_map<std::string, int64_t> pages_per_host_;  // only with --max-pages-per-host
+  std::string product_token_;       // of --user-agent: selects X-Robots-Tag parts
+  std::unordered_set<std::string> sitemaps_seen_;  // queued in this run, or settled in an earlier one
+  std::unordered_map<std::string, int> sitemaps_per_host_;
 };
 
 }  // namespace webcrawl::crawler

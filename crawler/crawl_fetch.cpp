@@ -6,6 +6,8 @@
 #include <ctime>
 
 #include "common/clock.h"
+#include "parser/ascii.h"
+#include "parser/link_header.h"
 #include "crawler/config.h"
 #include "crawler/summary.h"
 #include "crawler/crawl.h"
@@ -60,7 +62,7 @@ void Crawl::pump() {
         continue;
       }
       if (!admit(*job, *url)) continue;
-      if (job->attempt == 0) {
+      if (job->attempt == 0 && !job->sitemap) {
         started_++;
         if (options_.max_pages_per_host) pages_per_host_[job->url.origin]++;
       }
@@ -92,6 +94,10 @@ bool Crawl::admit(Job& job, const parser::Url& url) {
       case RobotsGate::Verdict::kDisallowed: {
         frontier_.cancel(origin);
         const std::string& why = robots_->unavailable(origin);
+        if (job.sitemap) {
+          record_sitemap(job, std::nullopt, why.empty() ? "robots: disallowed" : "robots: " + why);
+          return false;
+        }
         storage::PageResult r = skipped(job, why.empty() ? "robots" : "robots: " + why);
         if (!why.empty()) {
           r.error_kind = "robots";
@@ -107,7 +113,7 @@ bool Crawl::admit(Job& job, const parser::Url& url) {
   } else {
     job.robots_rule = "robots off";
   }
-  if (options_.max_pages_per_host && job.attempt == 0 &&
+  if (options_.max_pages_per_host && job.attempt == 0 && !job.sitemap &&
       pages_per_host_[origin] >= *options_.max_pages_per_host) {
     frontier_.cancel(origin);
     record(skipped(job, "max pages per host"));
@@ -150,14 +156,14 @@ FetchRequest Crawl::request_for(parser::Url url, std::size_t max_body) const {
 }
 
 void Crawl::start(Job job, parser::Url url) {
-  if (job.attempt == 0) writer_->submit(StartedUrl{job.url.id});
+  if (job.attempt == 0 && !job.sitemap) writer_->submit(StartedUrl{job.url.id});
   double delay = frontier_.policy_delay(job.url.origin);
   auto [known, fresh] = reported_delay_.try_emplace(job.url.origin, delay);
   if (fresh || known->second != delay) {
     known->second = delay;
     writer_->submit(HostDelay{job.url.origin, delay});
   }
-  FetchRequest request = request_for(url, options_.max_body);
+  FetchRequest request = request_for(url, job.sitemap ? parser::kMaxSitemapBytes : options_.max_body);
   fetcher_->fetch(std::move(request),
                   [this, job = std::move(job), url = std::move(url)](FetchResponse response) mutable {
                     on_response(std::move(job), url, std::move(response));
@@ -176,7 +182,7 @@ void Crawl::on_response(Job job, const parser::Url& url, FetchResponse response)
   if (options_.adaptive && response.status) {
     frontier_.adapt(job.url.origin, response.elapsed, options_.adaptive_factor, options_.max_delay);
   }
-  audit(job.url.url, job.url.origin, "page", job.attempt, job.waited, job.wait_reason, job.robots_rule, response);
+  audit(job.url.url, job.url.origin, job.sitemap ? "sitemap" : "page", job.attempt, job.waited, job.wait_reason, job.robots_rule, response);
   note_fetcher_counts();
   bytes_ += response.wire_bytes;
   std::optional<parser::WarcExchange> exchange = exchange_of(url, response);
@@ -185,6 +191,11 @@ void Crawl::on_response(Job job, const parser::Url& url, FetchResponse response)
     // answer is archived all the same: it is an exchange of the crawl.
     if (exchange) warc_->submit(WarcJob{std::move(*exchange), nullptr});
     if (!stopping_) retry_later(std::move(job), response);
+    return pump();
+  }
+  if (job.sitemap) {
+    on_sitemap_response(std::move(job), url, std::move(response));
+    if (exchange) warc_->submit(WarcJob{std::move(*exchange), nullptr});
     return pump();
   }
   // The URL's final outcome: it counts once for parking, whatever its attempts.
@@ -250,6 +261,7 @@ void Crawl::hand_to_parser(Job job, const parser::Url& url, FetchResponse respon
   page.wire_bytes = response.wire_bytes;
   page.truncated = response.truncated;
   page.fetched_at = unix_now();
+  take_page_headers(page, response);
   if (!wants_parsing(page)) {
     storage::PageResult r = build_page(std::move(page), policy_);
     r.error_kind = error_kind(response);
@@ -269,6 +281,17 @@ void Crawl::hand_to_parser(Job job, const parser::Url& url, FetchResponse respon
     job_ptr->page.warc = std::move(place);
     parsers_->submit(std::move(*job_ptr), cost);
   });
+}
+
+void Crawl::take_page_headers(FetchedPage& page, const FetchResponse& response) const {
+  std::vector<std::string> tags;
+  std::string links;
+  for (const auto& [name, value] : response.headers) {
+    if (parser::iequals(name, "x-robots-tag")) tags.push_back(value);
+    if (parser::iequals(name, "link")) links += (links.empty() ? "" : ", ") + value;
+  }
+  if (!tags.empty()) page.directives = parser::parse_x_robots_tag(tags, product_token_);
+  if (!links.empty()) page.canonical_link = parser::canonical_link(links).value_or("");
 }
 
 void Crawl::retry_later(Job job, const FetchResponse& response) {
@@ -299,11 +322,19 @@ storage::PageResult Crawl::redirect_result(const Job& job, const parser::Url& fr
   } else {
     // A seed that redirects (http to https, to www.) brings its target's host
     // into scope, as the user meant the site, not the spelling.
-    if (job.url.depth == 0) policy_.add_seed_host(target->hostname());
-    if (policy_.in_scope(*target)) {
-      d.follow = true;
-    } else {
+    // Its patterns do not apply either: a seed is always fetched.
+    d.source = "redirect";
+    bool seed = job.url.depth == 0;
+    if (seed) policy_.add_seed_host(target->hostname());
+    policy_.steering().strip(*target);
+    d.url = target->href();
+    const char* refused = seed ? "" : policy_.steering().refuse(*target);
+    if (!policy_.in_scope(*target)) {
       d.skip_reason = "out of scope";
+    } else if (*refused != '\0') {
+      d.skip_reason = refused;
+    } else {
+      d.follow = true;
     }
   }
   r.redirect = std::move(d);
@@ -368,6 +399,7 @@ void Crawl::on_robots_settled(const std::string& origin, bool known) {
   frontier_.set_blocked(origin, false);
   if (known) {
     if (auto crawl_delay = robots_->crawl_delay(origin)) frontier_.set_delay(origin, *crawl_delay);
+    queue_robots_sitemaps(origin, robots_->sitemaps(origin));
   }
   pump();
 }

@@ -88,6 +88,9 @@ Result<void> Crawl::prepare() {
   // Everything the user gave is checked before the database is touched, so
   // a usage error creates and changes nothing.
   if (auto r = check_options(options_); !r) return r.error();
+  auto steering = Steering::from(options_);
+  if (!steering) return steering.error();
+  policy_.set_steering(std::move(*steering));
   std::vector<storage::DiscoveredUrl> seeds;
   std::string seed_list;
   for (const std::string& s : options_.seeds) {
@@ -100,9 +103,13 @@ Result<void> Crawl::prepare() {
     seed_list += d.url + "\n";
     seeds.push_back(std::move(d));
   }
+  for (const std::string& s : options_.sitemap_urls) {
+    auto url = parser::parse_url(s);
+    if (!url) return Error{Code::kInvalidArgument, "invalid --sitemap URL " + s + ": " + url.error().message};
+  }
   std::error_code ec;
   auto size = std::filesystem::file_size(options_.db_path, ec);
-  if (seeds.empty() && (ec || size == 0)) {
+  if (seeds.empty() && options_.sitemap_urls.empty() && (ec || size == 0)) {
     return Error{Code::kInvalidArgument, "nothing to crawl: give seed URLs or --seeds FILE"};
   }
   auto store = storage::Store::open(options_.db_path);
@@ -142,7 +149,8 @@ Result<void> Crawl::prepare() {
   auto count = store_->document_count();
   if (!count) return count.error();
   stored_before_ = *count;
-  if (queued->empty() && roots->empty()) {
+  if (auto r = prepare_sitemaps(); !r) return r.error();
+  if (queued->empty() && roots->empty() && options_.sitemap_urls.empty()) {
     return Error{Code::kInvalidArgument, "nothing to crawl: give seed URLs or --seeds FILE"};
   }
   for (auto& [origin, n] : *queued) frontier_.add_on_disk(origin, n);
@@ -228,7 +236,8 @@ Result<void> Crawl::open_loop() {
   });
 
   RobotsGate::Config robots_config;
-  robots_config.product_token = parser::product_token(options_.user_agent);
+  product_token_ = parser::product_token(options_.user_agent);
+  robots_config.product_token = product_token_;
   robots_config.retries = options_.retries;
   robots_config.backoff = std::max(1.0, options_.delay);
   RobotsGate::Hooks hooks;
@@ -250,8 +259,11 @@ Result<void> Crawl::open_loop() {
   double now = unix_now();
   for (const storage::RobotsRecord& r : earlier_robots_) {
     if (r.status) robots_->preload(r.host, *r.status, r.body, now - r.fetched_at);
+    // What that answer listed and no run has read yet (a crawl stopped first).
+    if (r.status && *r.status >= 200 && *r.status <= 299) queue_robots_sitemaps(r.host, r.sitemaps);
   }
   earlier_robots_.clear();
+  for (const std::string& s : options_.sitemap_urls) queue_sitemap(s, 0);
 
   auto init_timer = [this](uv_timer_t*& t) -> Result<void> {
     t = new uv_timer_t;
@@ -365,6 +377,11 @@ Result<CrawlSummary> Crawl::run() {
   int threads = options_.parse_threads > 0 ? options_.parse_threads
                                            : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   parsers_ = std::make_unique<BudgetPool<ParseJob>>(threads, kParseBudget, kSmallParse, [this](ParseJob&& job) {
+    if (job.sitemap) {
+      SitemapItem item = build_sitemap(std::move(*job.sitemap), policy_);
+      item.weight = job.weight;
+      return writer_->submit(std::move(item));
+    }
     writer_->submit(PageItem{build_page(std::move(job.page), policy_), job.weight});
   }, "parse", kParseNice);
 
@@ -454,8 +471,9 @@ void Crawl::on_wake() {
       abandon_in_flight();
       continue;
     }
-    stored_ += static_cast<int64_t>(reply.items);
+    stored_ += static_cast<int64_t>(reply.pages);
     for (auto& q : reply.queued) frontier_.push(std::move(q));
+    for (auto& [url, level] : reply.sitemaps) queue_sitemap(url, level);
     for (auto& r : reply.refills) frontier_.refilled(r.origin, std::move(r.urls), r.exhausted);
   }
   if (!finishing_ && timer_) pump();

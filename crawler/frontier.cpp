@@ -62,7 +62,7 @@ void Frontier::refilled(const std::string& origin, std::vector<storage::QueuedUr
   for (auto& url : urls) {
     if (url.id <= h.last_loaded) continue;  // already here (it arrived while we asked)
     h.last_loaded = url.id;
-    h.queue.push_back(Job{std::move(url), 0, 0.0, {}, {}});
+    h.queue.push_back(Job{std::move(url), 0, 0.0, {}, {}, false, 0});
     queued_++;
     moved++;
   }
@@ -87,7 +87,7 @@ void Frontier::push(storage::QueuedUrl url) {
   }
   h.last_loaded = std::max(h.last_loaded, url.id);
   bool was_eligible = eligible(h);
-  h.queue.push_back(Job{std::move(url), 0, 0.0, {}, {}});
+  h.queue.push_back(Job{std::move(url), 0, 0.0, {}, {}, false, 0});
   queued_++;
   if (!was_eligible) schedule(h);
 }

@@ -45,6 +45,10 @@ struct Job {
   double waited = 0;
   std::string wait_reason;
   std::string robots_rule;  // set by the crawler: what let it through
+  // A sitemap, not a page: url.id is 0 (it has no row in `urls`), and the
+  // level says how deep in sitemap indexes it was listed.
+  bool sitemap = false;
+  int sitemap_level = 0;
 };
 
 class Frontier {

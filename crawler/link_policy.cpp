@@ -69,12 +69,15 @@ bool LinkPolicy::repeats_segments(std::string_view path) {
   return false;
 }
 
-storage::DiscoveredUrl LinkPolicy::decide(const parser::Url& target, int from_depth,
-                                          bool nofollow) const {
+storage::DiscoveredUrl LinkPolicy::decide(parser::Url target, int from_depth, bool nofollow,
+                                          const char* source) const {
+  steering_.strip(target);
   storage::DiscoveredUrl d;
   d.url = target.href();
   d.origin = target.origin();
   d.depth = from_depth + 1;
+  d.source = source;
+  const char* refused = "";
   if (nofollow) {
     d.skip_reason = "nofollow";
   } else if (d.url.size() > max_url_length_) {
@@ -83,6 +86,8 @@ storage::DiscoveredUrl LinkPolicy::decide(const parser::Url& target, int from_de
     d.skip_reason = "repeating path";
   } else if (!in_scope(target)) {
     d.skip_reason = "out of scope";
+  } else if (*(refused = steering_.refuse(target)) != '\0') {
+    d.skip_reason = refused;
   } else if (max_depth_ && d.depth > *max_depth_) {
     d.skip_reason = "max depth";
   } else {

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "crawler/options.h"
+#include "crawler/steering.h"
 #include "parser/url.h"
 #include "storage/store.h"
 
@@ -35,11 +36,18 @@ class LinkPolicy {
 
   bool in_scope(const parser::Url& url) const;
 
-  // The record for a link found at `from_depth`: followed when in scope, within
-  // max depth, not nofollow and not a crawler trap (longer than the maximum URL
-  // length, or a path that repeats a segment: /a/b/a/b/a/b); otherwise with
-  // the reason why not.
-  storage::DiscoveredUrl decide(const parser::Url& target, int from_depth, bool nofollow) const;
+  // The include/exclude patterns and the parameters to strip; set before
+  // the crawl starts, never while workers read.
+  void set_steering(Steering steering) { steering_ = std::move(steering); }
+  const Steering& steering() const { return steering_; }
+
+  // The record for a URL found at `from_depth` (a link, a sitemap entry, a
+  // canonical URL), its session parameters stripped: followed when in scope,
+  // allowed by the patterns, within max depth, not nofollow and not a crawler
+  // trap (longer than the maximum URL length, or a path that repeats a
+  // segment: /a/b/a/b/a/b); otherwise with the reason why not.
+  storage::DiscoveredUrl decide(parser::Url target, int from_depth, bool nofollow,
+                                const char* source = "link") const;
 
   // The registrable domain (eTLD+1) of a host name per the Public Suffix List;
   // the host itself for IP literals and names with no registrable part.
@@ -55,6 +63,7 @@ class LinkPolicy {
   Scope scope_;
   std::optional<int> max_depth_;
   std::size_t max_url_length_;
+  Steering steering_;
   psl_ctx_t* psl_ = nullptr;
   mutable std::shared_mutex mutex_;
   std::set<std::string> hosts_;    // seed host names

@@ -72,6 +72,20 @@ OptionSpec flag(const char* name, const char* help, bool CrawlOptions::*field, c
   return s;
 }
 
+// A repeatable option; `replace` makes a given list take the default's place
+// instead of adding to it.
+OptionSpec list(const char* name, const char* value_name, const char* help, std::vector<std::string> CrawlOptions::*field,
+                bool replace = false) {
+  OptionSpec s = make(name, Kind::kList, value_name, help);
+  s.set = [field, replace](CrawlOptions& o, const OptionValue& v) {
+    const auto& items = std::get<std::vector<std::string>>(v);
+    if (replace) (o.*field).clear();
+    (o.*field).insert((o.*field).end(), items.begin(), items.end());
+  };
+  s.get = [field](const CrawlOptions& o) -> OptionValue { return o.*field; };
+  return s;
+}
+
 OptionSpec text(const char* name, const char* value_name, const char* help, std::string CrawlOptions::*field) {
   OptionSpec s = make(name, Kind::kText, value_name, help);
   s.set = [field](CrawlOptions& o, const OptionValue& v) { o.*field = std::get<std::string>(v); };
@@ -141,12 +155,22 @@ std::vector<OptionSpec> make_table() {
   t.push_back(flag("retry-failed",
                    "queue again every URL that failed, and the hosts whose robots.txt was unreachable",
                    &CrawlOptions::retry_failed));
+  t.push_back(list("header", "'NAME: VALUE'", "send this header with every request (repeatable)",
+                   &CrawlOptions::headers));
+  t.push_back(list("include", "REGEX",
+                   "queue a discovered URL only if this RE2 pattern matches it somewhere (repeatable: any)",
+                   &CrawlOptions::include));
+  t.push_back(list("exclude", "REGEX", "skip discovered URLs this RE2 pattern matches (repeatable; wins over --include)",
+                   &CrawlOptions::exclude));
+  t.push_back(flag("sitemaps", "do not read the sitemaps robots.txt lists", &CrawlOptions::sitemaps, "no-sitemaps"));
+  t.push_back(list("sitemap", "URL", "also read this sitemap (repeatable); its host joins the scope",
+                   &CrawlOptions::sitemap_urls));
   {
-    OptionSpec s = make("header", Kind::kList, "'NAME: VALUE'", "send this header with every request (repeatable)");
-    s.set = [](CrawlOptions& o, const OptionValue& v) {
-      for (const auto& h : std::get<std::vector<std::string>>(v)) o.headers.push_back(h);
-    };
-    s.get = [](const CrawlOptions& o) -> OptionValue { return o.headers; };
+    OptionSpec s = list("strip-params", "NAME",
+                        "query parameter removed from discovered URLs (repeatable, 'utm_*' a prefix; replaces the "
+                        "default PHPSESSID, sid, jsessionid, utm_*; '' for none)",
+                        &CrawlOptions::strip_params, true);
+    s.flag = "strip-param";
     t.push_back(std::move(s));
   }
   t.push_back(text("proxy", "URL",
@@ -430,6 +454,8 @@ std::string options_json(const CrawlOptions& options) {
     if (h.delay) one["delay"] = *h.delay;
     if (h.per_host) one["per_host"] = *h.per_host;
     if (!h.headers.empty()) one["headers"] = h.headers;
+    if (!h.include.empty()) one["include"] = h.include;
+    if (!h.exclude.empty()) one["exclude"] = h.exclude;
     hosts.push_back(std::move(one));
   }
   out["hosts"] = std::move(hosts);

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "parser/url_normalize.h"
 
 namespace webcrawl::crawler {
 
@@ -31,6 +32,10 @@ struct HostOverride {
   std::optional<double> delay;     // instead of --delay
   std::optional<int> per_host;     // instead of --per-host
   std::vector<std::string> headers = {};  // "Name: value", sent to this host on top of --header
+  // URL patterns for URLs on this host: its includes replace --include, its
+  // excludes add to --exclude (see crawler/steering.h).
+  std::vector<std::string> include = {};
+  std::vector<std::string> exclude = {};
 };
 
 struct CrawlOptions {
@@ -72,6 +77,14 @@ struct CrawlOptions {
   bool cookies = false;                 // keep an RFC 6265 cookie jar for the crawl
   std::string warc_dir;                 // --warc DIR: archive every exchange there; "": none
   uint64_t warc_max_size = uint64_t{1} << 30;  // a WARC file past this starts the next
+  // Steering (issue 14): RE2 patterns over discovered URLs, sitemaps, and
+  // the query parameters normalization removes.
+  std::vector<std::string> include;     // when any: only matching URLs are queued
+  std::vector<std::string> exclude;     // matching URLs are skipped; wins over include
+  bool sitemaps = true;                 // follow robots.txt Sitemap: lines
+  std::vector<std::string> sitemap_urls;  // --sitemap URL: fetched on top
+  std::vector<std::string> strip_params{std::begin(parser::kDefaultStrippedParams),
+                                        std::end(parser::kDefaultStrippedParams)};
   std::vector<HostOverride> host_overrides;
 };
 

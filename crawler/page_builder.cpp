@@ -35,6 +35,27 @@ bool wants_parsing(const FetchedPage& page) {
   return type.empty() && looks_like_html(page.body);
 }
 
+namespace {
+
+// The page's canonical URL, when it names one other than itself.
+void take_canonical(storage::PageResult& r, const FetchedPage& page, const std::string& element,
+                    const LinkPolicy& policy, bool nofollow) {
+  std::optional<parser::Url> canonical;
+  if (!element.empty()) {
+    auto url = parser::parse_url(element);
+    if (url) canonical = std::move(*url);
+  } else if (!page.canonical_link.empty()) {
+    auto url = parser::resolve_url(page.final_url, page.canonical_link);
+    if (url && (url->scheme == "http" || url->scheme == "https")) canonical = std::move(*url);
+  }
+  if (!canonical) return;
+  r.canonical = canonical->href();
+  if (r.canonical == r.final_url) return;
+  r.canonical_target = policy.decide(std::move(*canonical), page.url.depth, nofollow, "canonical");
+}
+
+}  // namespace
+
 storage::PageResult build_page(FetchedPage page, const LinkPolicy& policy,
                                const parser::ExtractOptions& options) {
   storage::PageResult r;
@@ -46,7 +67,10 @@ storage::PageResult build_page(FetchedPage page, const LinkPolicy& policy,
   r.bytes = page.wire_bytes;
   r.truncated = page.truncated;
   r.warc = std::move(page.warc);
-  if (!wants_parsing(page)) return r;
+  if (!wants_parsing(page)) {
+    if (page.status >= 200 && page.status <= 299) take_canonical(r, page, "", policy, page.directives.nofollow);
+    return r;
+  }
   if (r.content_type.empty()) r.content_type = "text/html";
 
   // Text is stored as UTF-8 whatever the page was sent in. A page that
@@ -58,21 +82,23 @@ storage::PageResult build_page(FetchedPage page, const LinkPolicy& policy,
   r.charset = charset.name;
   parser::Utf8Text utf8 = parser::to_utf8(std::move(page.body), charset.name, SIZE_MAX);
   parser::ExtractedPage x = parser::extract_page(page.final_url, utf8.text, options);
+  // The meta tag and the headers combine; the stricter wins.
+  const bool noindex = x.noindex || page.directives.noindex;
+  const bool nofollow = x.nofollow || page.directives.nofollow;
   r.title = std::move(x.title);
-  r.index = !x.noindex;
+  r.index = !noindex;
   // noindex: the page is recorded, its text is neither kept nor indexed.
-  if (!x.noindex) r.text = std::move(x.text);
+  if (!noindex) r.text = std::move(x.text);
   // Not failures: the page is stored, and these say what was cut.
   if (x.nesting_cut) r.error = "nesting cut at " + std::to_string(options.max_nesting) + " levels";
   if (x.links_truncated) {
     r.error += (r.error.empty() ? "" : "; ") + std::string("links truncated at ") + std::to_string(options.max_links);
   }
+  take_canonical(r, page, x.canonical, policy, nofollow);
   r.links.reserve(x.links.size());
   for (parser::Link& link : x.links) {
-    auto target = parser::parse_url(link.url);
-    if (!target) continue;
     storage::OutLink out;
-    out.target = policy.decide(*target, page.url.depth, link.nofollow || x.nofollow);
+    out.target = policy.decide(std::move(link.target), page.url.depth, link.nofollow || nofollow);
     out.anchor_text = std::move(link.anchor_text);
     out.nofollow = link.nofollow;
     r.links.push_back(std::move(out));

@@ -10,6 +10,7 @@
 
 #include "crawler/link_policy.h"
 #include "parser/extract.h"
+#include "parser/robots_directives.h"
 #include "storage/store.h"
 
 namespace webcrawl::crawler {
@@ -24,6 +25,8 @@ struct FetchedPage {
   bool truncated = false;
   double fetched_at = 0;        // unix seconds
   std::optional<storage::WarcPlace> warc;  // with --warc: where its record is
+  parser::RobotsDirectives directives;  // from the X-Robots-Tag headers meant for us
+  std::string canonical_link;   // a Link header's rel="canonical" target, as written
 };
 
 // "text/html; charset=utf-8" -> "text/html".
@@ -33,8 +36,10 @@ std::string media_type(std::string_view content_type);
 // an HTML media type, or no media type and a body that looks like HTML.
 bool wants_parsing(const FetchedPage& page);
 
-// The stored record: title, text and links for HTML (per the robots meta tag),
-// status and type only for the rest.
+// The stored record: title, text and links for HTML (per the robots meta tag
+// and X-Robots-Tag), status and type only for the rest; for any 2xx
+// response its canonical URL (the head's <link rel=canonical>, else the
+// Link header's), queued as a link is.
 storage::PageResult build_page(FetchedPage page, const LinkPolicy& policy,
                                const parser::ExtractOptions& options = {});
 

@@ -140,6 +140,12 @@ const std::string& RobotsGate::unavailable(const std::string& origin) const {
   return it == entries_.end() ? kNone : it->second.unavailable;
 }
 
+const std::vector<std::string>& RobotsGate::sitemaps(const std::string& origin) const {
+  static const std::vector<std::string> kNone;
+  auto it = entries_.find(origin);
+  return it == entries_.end() ? kNone : it->second.rules.sitemaps();
+}
+
 std::optional<double> RobotsGate::crawl_delay(const std::string& origin) const {
   auto it = entries_.find(origin);
   if (it == entries_.end() || it->second.state != Entry::State::kKnown) return std::nullopt;

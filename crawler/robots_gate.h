@@ -15,6 +15,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "crawler/fetcher.h"
 #include "parser/robots.h"
@@ -65,6 +66,8 @@ class RobotsGate {
   // Why the host is disallowed entirely ("robots.txt unavailable: HTTP 503"),
   // or "" when its rules say so (or allow it).
   const std::string& unavailable(const std::string& origin) const;
+  // The Sitemap: lines of the host's robots.txt, as written.
+  const std::vector<std::string>& sitemaps(const std::string& origin) const;
   // The host's Crawl-delay, if its rules have one.
   std::optional<double> crawl_delay(const std::string& origin) const;
   // Takes an earlier run's answer for `origin`, fetched `age` seconds ago:

@@ -28,6 +28,7 @@ void StoreWriter::run() {
     WriterReply taken;
     storage::Batch commit;
     std::vector<RefillRequest> refills;
+    std::vector<std::pair<std::string, int>> children;
     commit.pages.reserve(batch.size());
     for (auto& item : batch) {
       if (auto* s = std::get_if<StartedUrl>(&item)) commit.started.push_back(s->url_id);
@@ -39,15 +40,22 @@ void StoreWriter::run() {
         taken.taken_weight += p->weight;
         commit.pages.push_back(std::move(p->result));
       }
+      if (auto* m = std::get_if<SitemapItem>(&item)) {
+        taken.taken_weight += m->weight;
+        for (std::string& child : m->children) children.emplace_back(std::move(child), m->level + 1);
+        commit.sitemaps.push_back(std::move(m->record));
+      }
     }
-    taken.taken = commit.pages.size();
+    taken.taken = commit.pages.size() + commit.sitemaps.size();
     if (taken.taken > 0) reply_(std::move(taken));
     WriterReply reply;
-    reply.items = commit.pages.size();
+    reply.items = taken.taken;
+    reply.pages = commit.pages.size();
     if (!failed) {
       auto committed = store_->commit(commit);
       if (committed) {
         reply.queued = std::move(*committed);
+        reply.sitemaps = std::move(children);
       } else {
         failed = true;
         reply.error = committed.error();

@@ -38,6 +38,15 @@ struct PageItem {
   std::size_t weight = 0;
 };
 
+// A sitemap's row and the URLs it listed; from an index, the child sitemaps
+// for the loop to fetch once the row is committed.
+struct SitemapItem {
+  storage::SitemapRecord record;
+  std::vector<std::string> children;  // absolute URLs, as listed
+  int level = 0;                      // of this sitemap: 0 for one robots.txt or --sitemap named
+  std::size_t weight = 0;
+};
+
 // The delay kept for a host (storage::Batch::host_delays).
 struct HostDelay {
   std::string origin;
@@ -46,16 +55,20 @@ struct HostDelay {
 
 // One thing for the writer.
 using WriterItem =
-    std::variant<StartedUrl, PageItem, storage::FetchRecord, storage::RobotsRecord, RefillRequest, HostDelay>;
+    std::variant<StartedUrl, PageItem, SitemapItem, storage::FetchRecord, storage::RobotsRecord, RefillRequest,
+                 HostDelay>;
 
 // The writer answers each batch twice. First, as soon as it has taken the
 // batch off its queue, with `taken` and `taken_weight` alone: those pages no
 // longer wait in the pipeline, so the loop may fetch more while the batch
 // commits. Then, once committed, with everything else.
 struct WriterReply {
-  std::size_t taken = 0;                   // page results taken into a batch
+  std::size_t taken = 0;                   // page and sitemap results taken into a batch
   std::size_t taken_weight = 0;
-  std::size_t items = 0;                   // page results committed
+  std::size_t items = 0;                   // page and sitemap results committed
+  std::size_t pages = 0;                   // of which page results
+  // Child sitemaps of the committed sitemap indexes: (url, level).
+  std::vector<std::pair<std::string, int>> sitemaps;
   std::vector<storage::QueuedUrl> queued;  // newly queued by this batch
   std::vector<Refill> refills;
   std::optional<Error> error;              // the store failed: the crawl must stop

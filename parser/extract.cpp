@@ -441,7 +441,8 @@ std::size_t Extractor::take_link(const GumboElement& element) {
   if (!url) return kNoAnchor;
   bool nofollow = has_token(attribute(element, "rel"), "nofollow", " \t\n\r\f");
   std::vector<Link>& links = page_.links;
-  links.push_back(Link{url->href(), {}, nofollow});
+  std::string href = url->href();
+  links.push_back(Link{std::move(href), {}, nofollow, std::move(*url)});
   std::size_t index = links.size() - 1;
   if (!seen_.insert(index).second) {
     links.pop_back();

@@ -19,6 +19,7 @@ struct Link {
   std::string anchor_text;  // visible text inside the element (for <area>, its alt),
                             // whitespace collapsed
   bool nofollow = false;    // rel="nofollow" on the element
+  Url target = {};          // `url` parsed, so no one parses it again
 };
 
 struct ExtractedPage {

@@ -65,7 +65,7 @@ Result<std::vector<QueuedUrl>> Store::commit(const std::vector<PageResult>& resu
 Result<std::vector<QueuedUrl>> Store::commit(const Batch& batch) {
   std::vector<QueuedUrl> queued;
   if (batch.pages.empty() && batch.fetches.empty() && batch.robots.empty() && batch.started.empty() &&
-      batch.host_delays.empty()) {
+      batch.host_delays.empty() && batch.sitemaps.empty()) {
     return queued;
   }
   const double now = unix_now();
@@ -93,6 +93,9 @@ Result<std::vector<QueuedUrl>> Store::commit(const Batch& batch) {
     }
     for (const RobotsRecord& rr : batch.robots) {
       if (auto one = stmts_->record_robots(rr); !one) return one;
+    }
+    for (const SitemapRecord& sm : batch.sitemaps) {
+      if (auto one = stmts_->record_sitemap(sm, now, queued); !one) return one;
     }
     for (const auto& [origin, delay] : batch.host_delays) {
       if (auto one = stmts_->host_id(origin); !one) return one.error();  // the row exists from here
@@ -181,7 +184,7 @@ Result<int64_t> Store::document_count() {
 Result<std::vector<RobotsRecord>> Store::recent_robots(double since) {
   std::vector<RobotsRecord> out;
   auto stmt = prepare(db_,
-                      "SELECT r.host, r.url, r.fetched_at, r.status, r.body FROM robots_log r "
+                      "SELECT r.host, r.url, r.fetched_at, r.status, r.body, r.sitemaps FROM robots_log r "
                       "WHERE r.id IN (SELECT max(id) FROM robots_log WHERE fetched_at > ?1 GROUP BY host) "
                       "AND r.host IN (SELECT h.origin FROM hosts h WHERE EXISTS "
                       "(SELECT 1 FROM urls u WHERE u.host_id = h.id AND u.state = 'queued'))");
@@ -196,9 +199,26 @@ Result<std::vector<RobotsRecord>> Store::recent_robots(double since) {
     r.fetched_at = call.real(2);
     if (!call.is_null(3)) r.status = static_cast<int>(call.integer(3));
     r.body = call.text(4);
+    std::string_view lines = call.is_null(5) ? std::string_view() : call.text(5);
+    while (!lines.empty()) {
+      std::size_t nl = lines.find('\n');
+      if (nl != 0) r.sitemaps.emplace_back(lines.substr(0, nl));
+      lines = nl == std::string_view::npos ? std::string_view() : lines.substr(nl + 1);
+    }
     out.push_back(std::move(r));
   }
   if (rc != SQLITE_DONE) return from_sqlite(db_, "read robots.txt answers");
+  return out;
+}
+
+Result<std::vector<std::string>> Store::settled_sitemaps() {
+  std::vector<std::string> out;
+  auto r = each_row(db_,
+                    "SELECT DISTINCT url FROM sitemap_log WHERE "
+                    "(status IS NOT NULL AND status < 500 AND status <> 429) OR "
+                    "(status IS NULL AND error IN ('out of scope', 'robots: disallowed'))",
+                    {}, [&](const Call& row) { out.push_back(row.text(0)); });
+  if (!r) return r.error();
   return out;
 }
 

@@ -90,6 +90,8 @@ struct PageResult {
   bool failed = false;
   std::optional<WarcPlace> warc;      // with --warc: its record
   std::optional<DiscoveredUrl> redirect;  // Location of a 3xx, resolved
+  std::string canonical;              // pages.canonical: absolute; "" when none
+  std::optional<DiscoveredUrl> canonical_target;  // queued like a link, when not the page itself
   std::vector<OutLink> links;         // distinct targets found in the page
 };
 
@@ -125,12 +127,25 @@ struct RobotsRecord {
   std::vector<std::string> sitemaps;
 };
 
+// One sitemap fetch (`sitemaps`), and the page URLs a urlset listed.
+struct SitemapRecord {
+  std::string url;
+  std::string host;          // origin
+  double fetched_at = 0;     // unix seconds
+  std::optional<int> status; // none: never answered (or never requested: `error` says why)
+  std::string error;         // also what a limit dropped ("truncated at 50000 URLs")
+  std::string kind;          // "urlset", "index", or "" when unknown
+  int64_t urls = 0;          // <loc> entries it listed, within the limits
+  std::vector<DiscoveredUrl> entries;  // a urlset's pages, decided as links are
+};
+
 // Everything the writer commits in one transaction.
 struct Batch {
   std::vector<int64_t> started;  // url ids whose requests began: state 'in_flight'
   std::vector<PageResult> pages;
   std::vector<FetchRecord> fetches;
   std::vector<RobotsRecord> robots;
+  std::vector<SitemapRecord> sitemaps;
   // The delay the crawl keeps for a host (its own delay or its Crawl-delay,
   // the larger), for reports that show whether the policy held.
   std::vector<std::pair<std::string, double>> host_delays;
@@ -196,6 +211,9 @@ class Store {
   // fetched after `since` (unix seconds): a resumed crawl uses them for
   // their 24 hours instead of asking again.
   Result<std::vector<RobotsRecord>> recent_robots(double since);
+  // Sitemaps an earlier run read (or was refused) for good: any answer but a
+  // 5xx or 429, so a resumed crawl does not read them again.
+  Result<std::vector<std::string>> settled_sitemaps();
   // The payloads earlier runs archived in WARC response records: digest
   // ("sha1:BASE32") -> (file, offset), for the archive's dedup on resume.
   Result<std::vector<std::pair<std::string, std::pair<std::string, uint64_t>>>> archived_payloads();

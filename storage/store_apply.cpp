@@ -46,9 +46,9 @@ Result<void> Store::Statements::prepare_all() {
       {&doc_put,
        "INSERT OR REPLACE INTO documents(url_id, final_url, status, content_type, title, text, "
        "fetched_at, error, bytes, truncated, redirect_to, indexed, charset, error_kind, run_id, "
-       "warc_file, warc_offset, warc_length, warc_revisit, payload_digest) "
+       "warc_file, warc_offset, warc_length, warc_revisit, payload_digest, canonical) "
        "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, nullif(?15, 0), "
-       "?16, ?17, ?18, ?19, ?20)"},
+       "?16, ?17, ?18, ?19, ?20, ?21)"},
       {&doc_set_final, "UPDATE documents SET final_url = ?2 WHERE url_id = ?1"},
       {&fts_insert, "INSERT INTO pages_fts(rowid, title, text) VALUES(?1, ?2, ?3)"},
       {&fts_delete,
@@ -64,6 +64,9 @@ Result<void> Store::Statements::prepare_all() {
       {&robots_insert,
        "INSERT INTO robots_log(host, url, fetched_at, status, error, body, crawl_delay, sitemaps, run_id) "
        "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, nullif(?9, 0))"},
+      {&sitemap_insert,
+       "INSERT INTO sitemap_log(url, host, fetched_at, status, error, kind, urls, run_id) "
+       "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, nullif(?8, 0))"},
       {&run_insert,
        "INSERT INTO run_log(started_at, version, options, seeds_sha256) VALUES(?1, ?2, ?3, ?4)"},
       {&run_end, "UPDATE run_log SET ended_at = ?2, pages = ?3, outcome = ?4 WHERE id = ?1"},
@@ -249,6 +252,7 @@ Result<void> Store::Statements::put_document(const PageResult& page, std::string
         .bind_int(19, page.warc->revisit ? 1 : 0)
         .bind_text_or_null(20, page.warc->payload_digest);
   }
+  put.bind_text_or_null(21, page.canonical);
   if (auto r = run(db, put, "store document"); !r) return r;
   if (!page.index) return {};
   Call fts(fts_insert.get());
@@ -309,6 +313,25 @@ Result<void> Store::Statements::record_robots(const RobotsRecord& r) {
   return run(db, put, "record robots.txt");
 }
 
+Result<void> Store::Statements::record_sitemap(const SitemapRecord& r, double now,
+                                               std::vector<QueuedUrl>& queued) {
+  {
+    Call put(sitemap_insert.get());
+    put.bind_text(1, r.url).bind_text(2, r.host).bind_real(3, r.fetched_at);
+    if (r.status) {
+      put.bind_int(4, *r.status);
+    } else {
+      put.bind_null(4);
+    }
+    put.bind_text_or_null(5, r.error).bind_text_or_null(6, r.kind).bind_int(7, r.urls).bind_int(8, run_id);
+    if (auto one = run(db, put, "record sitemap"); !one) return one;
+  }
+  for (const DiscoveredUrl& entry : r.entries) {
+    if (auto id = link_target(entry, now, queued); !id) return id.error();
+  }
+  return {};
+}
+
 Result<void> Store::Statements::apply(const PageResult& page, double now,
                                       std::vector<QueuedUrl>& queued) {
   std::string_view error = page.error;
@@ -327,6 +350,9 @@ Result<void> Store::Statements::apply(const PageResult& page, double now,
   // Only a response names a final URL; a failed fetch leaves its chain as is.
   if (!final_url.empty() && !redirect.loop) {
     if (auto r = propagate_final_url(page.url_id, final_url); !r) return r;
+  }
+  if (page.canonical_target) {
+    if (auto r = link_target(*page.canonical_target, now, queued); !r) return r.error();
   }
   for (const OutLink& link : page.links) {
     auto dst = link_target(link.target, now, queued);
