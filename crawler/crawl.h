@@ -30,6 +30,7 @@
 #include "crawler/store_writer.h"
 #include "crawler/warc_sink.h"
 #include "crawler/uv_util.h"
+#include "parser/cookies.h"
 
 namespace webcrawl::crawler {
 
@@ -80,7 +81,15 @@ class Crawl {
   void arm_timer();
   bool admit(Job& job, const parser::Url& url);
   void start(Job job, parser::Url url);
-  FetchRequest request_for(parser::Url url, std::size_t max_body) const;
+  FetchRequest request_for(parser::Url url, std::size_t max_body);
+
+  // --cookies (crawl_cookies.cpp): the jar, filled from the database.
+  Result<void> load_cookies();
+  // Adds the jar's Cookie header for the request's URL, if it has one.
+  void add_cookie_header(FetchRequest& request);
+  // Takes the Set-Cookie fields of a response to `url` (every hop of a
+  // redirect, robots.txt too) and hands the jar's changes to the writer.
+  void take_cookies(const parser::Url& url, const FetchResponse& response);
 
   // Outcomes.
   void on_response(Job job, const parser::Url& url, FetchResponse response);
@@ -149,6 +158,7 @@ class Crawl {
   std::unique_ptr<WarcSink> warc_;    // with --warc
   std::unique_ptr<Progress> progress_;
   std::unique_ptr<storage::Store> store_;  // until the writer takes it
+  std::unique_ptr<parser::CookieJar> cookies_;  // with --cookies
   // Every handle the crawl owns; finish() closes each one.
   uv_async_t* wake_ = nullptr;
   uv_timer_t* timer_ = nullptr;     // the frontier's next ready time

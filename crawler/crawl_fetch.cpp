@@ -136,7 +136,7 @@ void Crawl::arm_timer() {
   }, static_cast<uint64_t>(std::ceil(wait * 1000.0)) + 1, 0), "uv_timer_start");
 }
 
-FetchRequest Crawl::request_for(parser::Url url, std::size_t max_body) const {
+FetchRequest Crawl::request_for(parser::Url url, std::size_t max_body) {
   FetchRequest r;
   r.url = std::move(url);
   r.max_body = max_body;
@@ -152,6 +152,7 @@ FetchRequest Crawl::request_for(parser::Url url, std::size_t max_body) const {
       }
     }
   }
+  add_cookie_header(r);
   return r;
 }
 
@@ -179,6 +180,7 @@ void Crawl::on_response(Job job, const parser::Url& url, FetchResponse response)
     // Never sent (the crawl is stopping): the URL stays queued for the next run.
     return maybe_finish();
   }
+  take_cookies(url, response);
   if (options_.adaptive && response.status) {
     frontier_.adapt(job.url.origin, response.elapsed, options_.adaptive_factor, options_.max_delay);
   }

@@ -124,6 +124,9 @@ Result<void> Crawl::prepare() {
     if (!robots) return robots.error();
     earlier_robots_ = std::move(*robots);
   }
+  if (options_.cookies) {
+    if (auto r = load_cookies(); !r) return r.error();
+  }
   auto earlier_runs = store_->run_count();
   if (!earlier_runs) return earlier_runs.error();
   if (options_.retry_failed) {
@@ -243,6 +246,7 @@ Result<void> Crawl::open_loop() {
   RobotsGate::Hooks hooks;
   hooks.fetch = [this](const parser::Url& url, Fetcher::Callback done) {
     fetcher_->fetch(request_for(url, kRobotsMaxBody), [this, url, done = std::move(done)](FetchResponse r) {
+      take_cookies(url, r);
       if (auto exchange = exchange_of(url, r)) warc_->submit(WarcJob{std::move(*exchange), nullptr});
       done(std::move(r));
     });

@@ -24,6 +24,14 @@ std::string LinkPolicy::registrable_domain(const std::string& hostname) const {
   return d ? std::string(d) : hostname;
 }
 
+bool LinkPolicy::is_public_suffix(std::string_view domain) const {
+  const psl_ctx_t* ctx = psl_ ? psl_ : psl_builtin();
+  if (!ctx) return false;
+  // PSL_TYPE_ANY: the private section counts (a github.io page may not set
+  // a cookie for every github.io site); the "*" rule stays on.
+  return psl_is_public_suffix2(ctx, std::string(domain).c_str(), PSL_TYPE_ANY) != 0;
+}
+
 void LinkPolicy::add_seed_host(const std::string& hostname) {
   std::string domain = registrable_domain(hostname);
   std::unique_lock lock(mutex_);

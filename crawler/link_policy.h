@@ -52,6 +52,11 @@ class LinkPolicy {
   // The registrable domain (eTLD+1) of a host name per the Public Suffix List;
   // the host itself for IP literals and names with no registrable part.
   std::string registrable_domain(const std::string& hostname) const;
+  // Whether `domain` is a public suffix ("com", "co.uk", "github.io"), for the
+  // cookie jar. A name whose top label the list does not know ("localhost",
+  // "test") is one too, as in browsers: "a.test" may not set a cookie for
+  // every "*.test".
+  bool is_public_suffix(std::string_view domain) const;
 
   // A path that names one segment kRepeatLimit times or more is a trap
   // (calendars, relative links that nest forever).

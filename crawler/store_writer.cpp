@@ -36,6 +36,7 @@ void StoreWriter::run() {
       if (auto* f = std::get_if<storage::FetchRecord>(&item)) commit.fetches.push_back(std::move(*f));
       if (auto* r = std::get_if<storage::RobotsRecord>(&item)) commit.robots.push_back(std::move(*r));
       if (auto* h = std::get_if<HostDelay>(&item)) commit.host_delays.emplace_back(std::move(h->origin), h->delay);
+      if (auto* c = std::get_if<storage::CookieRecord>(&item)) commit.cookies.push_back(std::move(*c));
       if (auto* p = std::get_if<PageItem>(&item)) {
         taken.taken_weight += p->weight;
         commit.pages.push_back(std::move(p->result));

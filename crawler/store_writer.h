@@ -1,6 +1,6 @@
 // The crawl's single SQLite writer: a thread that owns the writable Store and
 // commits whatever has queued up in one transaction at a time (pages, links,
-// frontier states, the fetch audit and robots.txt rows together), then hands
+// frontier states, the fetch audit, robots.txt and cookie rows together), then hands
 // newly queued URLs and frontier refills back to the loop.
 #pragma once
 
@@ -53,10 +53,11 @@ struct HostDelay {
   double delay = 0;
 };
 
-// One thing for the writer.
+// One thing for the writer. Cookie changes (--cookies) are applied in the
+// order they were submitted.
 using WriterItem =
     std::variant<StartedUrl, PageItem, SitemapItem, storage::FetchRecord, storage::RobotsRecord, RefillRequest,
-                 HostDelay>;
+                 HostDelay, storage::CookieRecord>;
 
 // The writer answers each batch twice. First, as soon as it has taken the
 // batch off its queue, with `taken` and `taken_weight` alone: those pages no

@@ -65,7 +65,7 @@ Result<std::vector<QueuedUrl>> Store::commit(const std::vector<PageResult>& resu
 Result<std::vector<QueuedUrl>> Store::commit(const Batch& batch) {
   std::vector<QueuedUrl> queued;
   if (batch.pages.empty() && batch.fetches.empty() && batch.robots.empty() && batch.started.empty() &&
-      batch.host_delays.empty() && batch.sitemaps.empty()) {
+      batch.host_delays.empty() && batch.sitemaps.empty() && batch.cookies.empty()) {
     return queued;
   }
   const double now = unix_now();
@@ -102,6 +102,9 @@ Result<std::vector<QueuedUrl>> Store::commit(const Batch& batch) {
       Call put(stmts_->host_delay.get());
       put.bind_text(1, origin).bind_real(2, delay);
       if (auto one = run(db_, put, "record a host's delay"); !one) return one;
+    }
+    for (const CookieRecord& c : batch.cookies) {
+      if (auto one = stmts_->record_cookie(c); !one) return one;
     }
     return {};
   });
@@ -229,6 +232,28 @@ Result<std::vector<std::pair<std::string, std::pair<std::string, uint64_t>>>> St
                     "WHERE warc_file IS NOT NULL AND warc_revisit = 0 AND payload_digest IS NOT NULL",
                     {}, [&](const Call& row) {
                       out.push_back({row.text(0), {row.text(1), static_cast<uint64_t>(row.integer(2))}});
+                    });
+  if (!r) return r.error();
+  return out;
+}
+
+Result<std::vector<CookieRecord>> Store::cookies() {
+  std::vector<CookieRecord> out;
+  auto r = each_row(db_,
+                    "SELECT domain, path, name, value, expires, secure, http_only, host_only, created "
+                    "FROM cookies ORDER BY created",
+                    {}, [&](const Call& row) {
+                      CookieRecord c;
+                      c.domain = row.text(0);
+                      c.path = row.text(1);
+                      c.name = row.text(2);
+                      c.value = row.text(3);
+                      if (!row.is_null(4)) c.expires = row.real(4);
+                      c.secure = row.integer(5) != 0;
+                      c.http_only = row.integer(6) != 0;
+                      c.host_only = row.integer(7) != 0;
+                      c.created = row.real(8);
+                      out.push_back(std::move(c));
                     });
   if (!r) return r.error();
   return out;

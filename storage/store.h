@@ -139,6 +139,21 @@ struct SitemapRecord {
   std::vector<DiscoveredUrl> entries;  // a urlset's pages, decided as links are
 };
 
+// One cookie of a crawl's jar (--cookies), a row of `cookies`; with
+// `removed`, the deletion of the row with its domain, path and name.
+struct CookieRecord {
+  std::string domain;              // lowercase, no leading dot
+  std::string path;
+  std::string name;
+  std::string value;
+  std::optional<double> expires;   // unix seconds; none: a session cookie
+  bool secure = false;
+  bool http_only = false;
+  bool host_only = true;
+  double created = 0;              // unix seconds
+  bool removed = false;
+};
+
 // Everything the writer commits in one transaction.
 struct Batch {
   std::vector<int64_t> started;  // url ids whose requests began: state 'in_flight'
@@ -149,6 +164,9 @@ struct Batch {
   // The delay the crawl keeps for a host (its own delay or its Crawl-delay,
   // the larger), for reports that show whether the policy held.
   std::vector<std::pair<std::string, double>> host_delays;
+  // Changes to the cookie jar, applied in order: a set replaces the row, a
+  // removal deletes it.
+  std::vector<CookieRecord> cookies;
 };
 
 // One invocation of `webcrawl crawl` on the database (the `runs` view).
@@ -217,6 +235,9 @@ class Store {
   // The payloads earlier runs archived in WARC response records: digest
   // ("sha1:BASE32") -> (file, offset), for the archive's dedup on resume.
   Result<std::vector<std::pair<std::string, std::pair<std::string, uint64_t>>>> archived_payloads();
+  // Every cookie kept by earlier runs (--cookies), expired ones included:
+  // the jar drops those and reports them removed, so their rows go.
+  Result<std::vector<CookieRecord>> cookies();
   // Runs recorded before this one.
   Result<int64_t> run_count();
   // Queues again every URL that failed, and those skipped because their

@@ -71,6 +71,10 @@ Result<void> Store::Statements::prepare_all() {
        "INSERT INTO run_log(started_at, version, options, seeds_sha256) VALUES(?1, ?2, ?3, ?4)"},
       {&run_end, "UPDATE run_log SET ended_at = ?2, pages = ?3, outcome = ?4 WHERE id = ?1"},
       {&host_delay, "UPDATE hosts SET delay = ?2 WHERE origin = ?1"},
+      {&cookie_put,
+       "INSERT OR REPLACE INTO cookies(domain, path, name, value, expires, secure, http_only, host_only, created) "
+       "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"},
+      {&cookie_delete, "DELETE FROM cookies WHERE domain = ?1 AND path = ?2 AND name = ?3"},
   };
   for (const auto& [stmt, sql] : all) {
     auto prepared = prepare(db, sql, SQLITE_PREPARE_PERSISTENT);
@@ -330,6 +334,23 @@ Result<void> Store::Statements::record_sitemap(const SitemapRecord& r, double no
     if (auto id = link_target(entry, now, queued); !id) return id.error();
   }
   return {};
+}
+
+Result<void> Store::Statements::record_cookie(const CookieRecord& c) {
+  if (c.removed) {
+    Call del(cookie_delete.get());
+    del.bind_text(1, c.domain).bind_text(2, c.path).bind_text(3, c.name);
+    return run(db, del, "delete a cookie");
+  }
+  Call put(cookie_put.get());
+  put.bind_text(1, c.domain).bind_text(2, c.path).bind_text(3, c.name).bind_text(4, c.value);
+  if (c.expires) {
+    put.bind_real(5, *c.expires);
+  } else {
+    put.bind_null(5);
+  }
+  put.bind_int(6, c.secure).bind_int(7, c.http_only).bind_int(8, c.host_only).bind_real(9, c.created);
+  return run(db, put, "keep a cookie");
 }
 
 Result<void> Store::Statements::apply(const PageResult& page, double now,

@@ -73,6 +73,7 @@ struct Store::Statements {
   Result<void> record_fetch(const FetchRecord& f);
   Result<void> record_robots(const RobotsRecord& r);
   Result<void> record_sitemap(const SitemapRecord& r, double now, std::vector<QueuedUrl>& queued);
+  Result<void> record_cookie(const CookieRecord& c);
   Result<void> seed(const DiscoveredUrl& s, double now, std::vector<QueuedUrl>& queued);
 
   sqlite3* db;
@@ -85,6 +86,7 @@ struct Store::Statements {
   Stmt meta_set;
   Stmt fetch_insert, robots_insert, sitemap_insert, url_started;
   Stmt run_insert, run_end, host_delay;
+  Stmt cookie_put, cookie_delete;
   int64_t run_id = 0;  // the run the writes belong to (begin_run); 0 before it: NULL
   std::unordered_map<std::string, int64_t, StringHash, std::equal_to<>> hosts;
 };

@@ -283,6 +283,41 @@ TEST_CASE("a redirect to the URL itself is a redirect loop", "[storage]") {
 }
 
 
+// ---- cookies ----
+
+TEST_CASE("cookie changes are applied in order and read back, session cookies included", "[storage]") {
+  TempDir dir;
+  std::string path = dir.file("c.db").string();
+  {
+    auto store = open_store(path);
+    CookieRecord session{"a.test", "/", "sid", "1", std::nullopt, false, true, true, 10.0};
+    CookieRecord kept{"a.test", "/app", "pref", "x", 2e9, true, false, false, 11.0};
+    CookieRecord gone{"b.test", "/", "t", "y", 2e9, false, false, true, 12.0};
+    Batch batch;
+    batch.cookies = {session, kept, gone};
+    REQUIRE(store->commit(batch));
+    session.value = "2";
+    gone.removed = true;
+    batch.cookies = {session, gone};
+    REQUIRE(store->commit(batch));
+  }
+  auto store = open_store(path);
+  CHECK(rows(*store, "SELECT domain, path, name, value, ifnull(expires, '-'), secure, http_only, host_only "
+                     "FROM cookies ORDER BY name") ==
+        Rows{{"a.test", "/app", "pref", "x", "2e+09", "1", "0", "0"},
+             {"a.test", "/", "sid", "2", "-", "0", "1", "1"}});
+  auto cookies = store->cookies();
+  REQUIRE(cookies);
+  REQUIRE(cookies->size() == 2);
+  CHECK(cookies->at(0).name == "sid");  // oldest first
+  CHECK_FALSE(cookies->at(0).expires);
+  CHECK(cookies->at(0).created == 10.0);
+  CHECK(cookies->at(1).expires == 2e9);
+  CHECK(cookies->at(1).secure);
+  CHECK_FALSE(cookies->at(1).host_only);
+}
+
+
 // ---- meta and stats ----
 
 TEST_CASE("meta values are stored, replaced and read back", "[storage]") {
