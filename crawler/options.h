@@ -72,6 +72,7 @@ struct CrawlOptions {
   bool cookies = false;                 // keep an RFC 6265 cookie jar for the crawl
   std::string warc_dir;                 // --warc DIR: archive every exchange there; "": none
   uint64_t warc_max_size = uint64_t{1} << 30;  // a WARC file past this starts the next
+  std::string metrics;                  // --metrics HOST:PORT: Prometheus text on /metrics; "": none
   std::vector<HostOverride> host_overrides;
 };
 
