@@ -36,11 +36,11 @@ struct ReportTimeline {
   double start = 0;    // unix seconds where the first bucket begins
   int64_t bucket = 1;  // seconds per bucket: 1, 60 or more, chosen by the crawl's span
   std::string unit;    // "second", "minute", "10 minutes", "hour", ...
-  std::vector<int64_t> pages;     // documents with an HTTP answer, by fetched_at
+  std::vector<int64_t> pages;     // URLs fetched to an outcome (done or failed), by fetched_at
   std::vector<int64_t> requests;  // request starts, by fetches.started_unix
 };
 
-// A host: its pages, and the politeness check: the smallest gap seen between
+// A host: its pages (URLs done or failed), and the politeness check: the smallest gap seen between
 // two consecutive request starts to it against the delay it was kept to.
 struct ReportHost {
   std::string origin;

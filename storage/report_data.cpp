@@ -45,11 +45,11 @@ constexpr const char* kTotals =
     "(SELECT min(fetched_at) FROM documents), (SELECT max(fetched_at) FROM documents), "
     "(SELECT min(started_at) FROM fetch_log), (SELECT max(started_at) FROM fetch_log)";
 
-// A page: a URL whose fetch came to an outcome (not skipped), as `webcrawl
-// stats` counts its hosts.
+// A page, in the timeline, the depth and the hosts: a URL whose fetch came
+// to an outcome, done or failed (not skipped, not queued again).
 constexpr const char* kPagesOverTime =
     "SELECT CAST((d.fetched_at - ?1) / ?2 AS INTEGER) AS b, count(*) FROM documents d "
-    "JOIN urls u ON u.id = d.url_id WHERE u.state <> 'skipped' AND d.fetched_at IS NOT NULL GROUP BY b";
+    "JOIN urls u ON u.id = d.url_id WHERE u.state IN ('done', 'failed') AND d.fetched_at IS NOT NULL GROUP BY b";
 constexpr const char* kRequestsOverTime =
     "SELECT CAST((started_unix - ?1) / ?2 AS INTEGER) AS b, count(*) FROM fetches "
     "WHERE started_unix IS NOT NULL GROUP BY b";
@@ -61,8 +61,7 @@ constexpr const char* kContentTypes =
     "WHERE content_type IS NOT NULL AND content_type <> '' GROUP BY content_type ORDER BY n DESC, content_type LIMIT 12";
 constexpr int64_t kDeepest = 50;
 constexpr const char* kDepth =
-    "SELECT min(u.depth, ?1) AS dd, count(*) FROM documents d JOIN urls u ON u.id = d.url_id "
-    "WHERE u.state <> 'skipped' GROUP BY dd ORDER BY dd";
+    "SELECT min(depth, ?1) AS dd, count(*) FROM urls WHERE state IN ('done', 'failed') GROUP BY dd ORDER BY dd";
 constexpr const char* kPageErrors =
     "SELECT error_kind, count(*) AS n FROM documents WHERE error_kind IS NOT NULL "
     "GROUP BY error_kind ORDER BY n DESC, error_kind LIMIT 20";
@@ -83,12 +82,15 @@ constexpr const char* kResponseTimes =
 // The hosts with the most pages and, for each, the smallest gap between
 // consecutive request starts (a window over that host's rows of the
 // fetches_host index, so 30 range scans, not a pass over every request).
+// The pages are counted in one scan of urls: through the urls_host index,
+// which SQLite picks to save the GROUP BY's sort, the row lookups take 6
+// times as long (1,000,000 pages: 3.0 s against 0.5 s).
 constexpr const char* kHostsByPages =
     "SELECT h.origin, top.n, h.delay, "
     "(SELECT min(gap) FROM (SELECT started_unix - lag(started_unix) OVER (ORDER BY started_unix) AS gap "
     "FROM fetches f WHERE f.host = h.origin AND f.started_unix IS NOT NULL)) "
-    "FROM (SELECT u.host_id, count(*) AS n FROM documents d JOIN urls u ON u.id = d.url_id "
-    "WHERE u.state <> 'skipped' GROUP BY u.host_id ORDER BY n DESC, u.host_id LIMIT 30) top "
+    "FROM (SELECT host_id, count(*) AS n FROM urls NOT INDEXED WHERE state IN ('done', 'failed') "
+    "GROUP BY host_id ORDER BY n DESC, host_id LIMIT 30) top "
     "JOIN hosts h ON h.id = top.host_id ORDER BY top.n DESC, h.origin";
 // The politeness check over every host: the smallest gap per host (LAG over
 // the requests partitioned by host), judged against the host's delay. The

@@ -245,7 +245,7 @@ struct ChartSection {
   int pair = 0;  // 1: the left of two side by side, 2: the right
 };
 const ChartSection kCharts[] = {
-    {"chart-timeline", "Pages and requests over time", "pages: URLs fetched to an outcome (skips left out)"},
+    {"chart-timeline", "Pages and requests over time", "pages: URLs fetched to an outcome, done or failed (skips left out)"},
     {"chart-status", "Status codes", "", 1},
     {"chart-types", "Content types", "", 2},
     {"chart-host-pages", "Pages per host", "the 30 hosts with the most pages"},

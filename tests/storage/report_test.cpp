@@ -118,8 +118,8 @@ TEST_CASE("report: the hosts' gaps and delays are what SQL computes over the fet
     REQUIRE(host->delay);
     CHECK(*host->delay == std::stod(scalar(db, "SELECT delay FROM hosts WHERE origin = '" + row[0] + "'")));
     CHECK(*host->min_gap >= *host->delay);
-    CHECK(host->pages == std::stoll(scalar(db, "SELECT count(*) FROM pages WHERE host = '" + row[0] +
-                                                   "' AND state <> 'skipped'")));
+    CHECK(host->pages == std::stoll(scalar(db, "SELECT count(*) FROM frontier WHERE host = '" + row[0] +
+                                                   "' AND state IN ('done', 'failed')")));
   }
   CHECK(data.hosts_checked == 2);
   CHECK(data.hosts_under_delay == 0);
@@ -129,7 +129,10 @@ TEST_CASE("report: the hosts' gaps and delays are what SQL computes over the fet
   int64_t timeline_pages = 0, timeline_requests = 0;
   for (int64_t n : data.timeline.pages) timeline_pages += n;
   for (int64_t n : data.timeline.requests) timeline_requests += n;
-  CHECK(timeline_pages == std::stoll(scalar(db, "SELECT count(*) FROM pages WHERE state <> 'skipped'")));
+  CHECK(timeline_pages == std::stoll(scalar(db, "SELECT count(*) FROM pages WHERE state IN ('done', 'failed')")));
+  int64_t by_depth = 0;
+  for (const auto& c : data.depth) by_depth += c.n;
+  CHECK(by_depth == timeline_pages);
   CHECK(timeline_requests == data.requests);
   CHECK(data.timeline.unit == "second");
 
