@@ -36,8 +36,8 @@ struct ReportTimeline {
   double start = 0;    // unix seconds where the first bucket begins
   int64_t bucket = 1;  // seconds per bucket: 1, 60 or more, chosen by the crawl's span
   std::string unit;    // "second", "minute", "10 minutes", "hour", ...
-  std::vector<int64_t> pages;     // URLs fetched to an outcome (done or failed), by fetched_at
-  std::vector<int64_t> requests;  // request starts, by fetches.started_unix
+  std::vector<int64_t> pages;     // first requests to a URL (attempt 0 of a page), by start
+  std::vector<int64_t> requests;  // every request start (fetches.started_unix)
 };
 
 // A host: its pages (URLs done or failed), and the politeness check: the smallest gap seen between
@@ -67,7 +67,7 @@ struct ReportRun {
 struct ReportData {
   std::string title;  // the database's file name
   int64_t documents = 0, answered = 0, requests = 0, bytes = 0, hosts = 0, links = 0, urls = 0, queued = 0;
-  double first_fetch = 0, last_fetch = 0;
+  double first_request = 0, last_request = 0;  // unix seconds of the first and last request start
   ReportTimeline timeline;
   std::vector<ReportCount> status;          // "200", "404", ...: ascending
   std::vector<ReportCount> content_types;   // most first, at most 12, then "other"

@@ -38,21 +38,21 @@ std::optional<double> real_or_none(const Call& row, int col) {
   return row.real(col);
 }
 
+// A documents row keeps the page's text in its middle, so reading a column
+// after it (fetched_at, and error_kind where set) walks the text's overflow
+// pages: 0.41 s against 0.03 s for status on make bench's 20,000 pages.
+// Nothing here reads past the text but error_kind, which is set on pages
+// that failed and have no text. Times come from fetches instead.
 constexpr const char* kTotals =
     "SELECT (SELECT count(*) FROM documents), (SELECT count(*) FROM documents WHERE status IS NOT NULL), "
-    "(SELECT count(*) FROM fetch_log), (SELECT total(bytes) FROM fetch_log), (SELECT count(*) FROM hosts), "
-    "(SELECT count(*) FROM edges), (SELECT count(*) FROM urls), (SELECT count(*) FROM urls WHERE state = 'queued'), "
-    "(SELECT min(fetched_at) FROM documents), (SELECT max(fetched_at) FROM documents), "
-    "(SELECT min(started_at) FROM fetch_log), (SELECT max(started_at) FROM fetch_log)";
-
-// A page, in the timeline, the depth and the hosts: a URL whose fetch came
-// to an outcome, done or failed (not skipped, not queued again).
-constexpr const char* kPagesOverTime =
-    "SELECT CAST((d.fetched_at - ?1) / ?2 AS INTEGER) AS b, count(*) FROM documents d "
-    "JOIN urls u ON u.id = d.url_id WHERE u.state IN ('done', 'failed') AND d.fetched_at IS NOT NULL GROUP BY b";
-constexpr const char* kRequestsOverTime =
-    "SELECT CAST((started_unix - ?1) / ?2 AS INTEGER) AS b, count(*) FROM fetches "
-    "WHERE started_unix IS NOT NULL GROUP BY b";
+    "(SELECT count(*) FROM hosts), (SELECT count(*) FROM edges), (SELECT count(*) FROM urls), "
+    "(SELECT count(*) FROM urls WHERE state = 'queued')";
+constexpr const char* kRequests = "SELECT count(*), total(bytes), min(started_at), max(started_at) FROM fetch_log";
+// One pass over the requests: all of them, and the first request to each
+// URL, which is when its page was fetched (retries and robots.txt left out).
+constexpr const char* kOverTime =
+    "SELECT CAST((started_unix - ?1) / ?2 AS INTEGER) AS b, count(*), sum(kind = 'page' AND attempt = 0) "
+    "FROM fetches WHERE started_unix IS NOT NULL GROUP BY b";
 constexpr const char* kStatus =
     "SELECT status, count(*) FROM documents WHERE status IS NOT NULL GROUP BY status ORDER BY status LIMIT 100";
 // The window sum runs over every group before the LIMIT: the rest is "other".
@@ -153,38 +153,32 @@ Result<void> read_timeline(sqlite3* db, ReportData& r, double first, double last
   if (first <= 0) return {};
   r.timeline = empty_timeline(first, last);
   ReportTimeline& t = r.timeline;
-  auto into = [](std::vector<int64_t>& counts) {
-    return [&counts](const Call& row) {
-      int64_t b = row.integer(0);
-      if (b >= 0 && b < static_cast<int64_t>(counts.size())) counts[static_cast<std::size_t>(b)] = row.integer(1);
-    };
-  };
-  auto p = each(db, kPagesOverTime, {t.start, static_cast<double>(t.bucket)}, into(t.pages));
-  if (!p) return p;
-  return each(db, kRequestsOverTime, {t.start, static_cast<double>(t.bucket)}, into(t.requests));
+  return each(db, kOverTime, {t.start, static_cast<double>(t.bucket)}, [&](const Call& row) {
+    int64_t b = row.integer(0);
+    if (b < 0 || b >= static_cast<int64_t>(t.requests.size())) return;
+    t.requests[static_cast<std::size_t>(b)] = row.integer(1);
+    t.pages[static_cast<std::size_t>(b)] = row.integer(2);
+  });
 }
 
 Result<void> read_totals(sqlite3* db, ReportData& r) {
-  double first = 0, last = 0;
   auto totals = each(db, kTotals, {}, [&](const Call& row) {
     r.documents = row.integer(0);
     r.answered = row.integer(1);
-    r.requests = row.integer(2);
-    r.bytes = static_cast<int64_t>(row.real(3));
-    r.hosts = row.integer(4);
-    r.links = row.integer(5);
-    r.urls = row.integer(6);
-    r.queued = row.integer(7);
-    r.first_fetch = row.real(8);
-    r.last_fetch = row.real(9);
-    // The timeline spans documents and requests alike.
-    first = r.first_fetch;
-    last = r.last_fetch;
-    if (!row.is_null(10) && (first <= 0 || row.real(10) < first)) first = row.real(10);
-    if (!row.is_null(11)) last = std::max(last, row.real(11));
+    r.hosts = row.integer(2);
+    r.links = row.integer(3);
+    r.urls = row.integer(4);
+    r.queued = row.integer(5);
   });
   if (!totals) return totals;
-  return read_timeline(db, r, first, last);
+  auto requests = each(db, kRequests, {}, [&](const Call& row) {
+    r.requests = row.integer(0);
+    r.bytes = static_cast<int64_t>(row.real(1));
+    r.first_request = row.real(2);  // 0 for NULL: no request started
+    r.last_request = row.real(3);
+  });
+  if (!requests) return requests;
+  return read_timeline(db, r, r.first_request, r.last_request);
 }
 
 Result<void> read_counts(sqlite3* db, ReportData& r) {

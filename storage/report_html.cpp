@@ -211,8 +211,9 @@ constexpr const char* kDraw = R"js(
                  '#bcbd22', '#17becf', '#aec7e8', '#ffbb78', '#98df8a'];
   var t = data.timeline;
   var perUnit = ' per ' + t.unit;
-  var timeline = [set('pages' + perUnit, t.pages, '#1f77b4'), set('requests' + perUnit, t.requests, '#ff7f0e')];
-  timeline.forEach(function (s) { s.pointRadius = 0; s.borderWidth = 2; s.fill = false; });
+  // Requests wide and pale under the pages, so that equal counts show both.
+  var timeline = [set('pages' + perUnit, t.pages, '#1f77b4'), set('requests' + perUnit, t.requests, '#ffbb78')];
+  timeline.forEach(function (s, i) { s.pointRadius = 0; s.borderWidth = i ? 5 : 1.5; s.fill = false; s.order = i; });
   draw('chart-timeline', 'line', t.labels, timeline, axes('time (UTC), per ' + t.unit, 'count' + perUnit));
   draw('chart-status', 'bar', data.status.labels, [set('pages', data.status.counts, '#1f77b4')],
        axes('HTTP status', 'pages'));
@@ -245,7 +246,7 @@ struct ChartSection {
   int pair = 0;  // 1: the left of two side by side, 2: the right
 };
 const ChartSection kCharts[] = {
-    {"chart-timeline", "Pages and requests over time", "pages: URLs fetched to an outcome, done or failed (skips left out)"},
+    {"chart-timeline", "Pages and requests over time", "pages: the first request to each URL; requests: all, robots.txt and retries included"},
     {"chart-status", "Status codes", "", 1},
     {"chart-types", "Content types", "", 2},
     {"chart-host-pages", "Pages per host", "the 30 hosts with the most pages"},
@@ -267,8 +268,8 @@ void summary(std::ostream& out, const ReportData& d) {
   out << "<p class=\"summary\">" << thousands(d.documents) << " pages stored (" << thousands(d.answered)
       << " with an HTTP answer) from " << thousands(d.hosts) << " hosts; " << thousands(d.requests)
       << " requests, " << bytes_text(d.bytes) << " received; " << thousands(d.links) << " links; "
-      << thousands(d.queued) << " of " << thousands(d.urls) << " known URLs still queued. Fetched from "
-      << utc(d.first_fetch, "%Y-%m-%d %H:%M:%S") << " to " << utc(d.last_fetch, "%Y-%m-%d %H:%M:%S")
+      << thousands(d.queued) << " of " << thousands(d.urls) << " known URLs still queued. Requests from "
+      << utc(d.first_request, "%Y-%m-%d %H:%M:%S") << " to " << utc(d.last_request, "%Y-%m-%d %H:%M:%S")
       << " UTC.</p>\n";
 }
 
