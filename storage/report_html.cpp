@@ -211,10 +211,14 @@ constexpr const char* kDraw = R"js(
                  '#bcbd22', '#17becf', '#aec7e8', '#ffbb78', '#98df8a'];
   var t = data.timeline;
   var perUnit = ' per ' + t.unit;
-  // Requests wide and pale under the pages, so that equal counts show both.
+  // Bars for a short crawl (a line of one point is invisible); otherwise
+  // lines, requests wide and pale under the pages so equal counts show both.
+  var bars = t.labels.length <= 60;
   var timeline = [set('pages' + perUnit, t.pages, '#1f77b4'), set('requests' + perUnit, t.requests, '#ffbb78')];
-  timeline.forEach(function (s, i) { s.pointRadius = 0; s.borderWidth = i ? 5 : 1.5; s.fill = false; s.order = i; });
-  draw('chart-timeline', 'line', t.labels, timeline, axes('time (UTC), per ' + t.unit, 'count' + perUnit));
+  timeline.forEach(function (s, i) {
+    if (!bars) { s.pointRadius = 0; s.borderWidth = i ? 5 : 1.5; s.fill = false; s.order = i; }
+  });
+  draw('chart-timeline', bars ? 'bar' : 'line', t.labels, timeline, axes('time (UTC), per ' + t.unit, 'count' + perUnit));
   draw('chart-status', 'bar', data.status.labels, [set('pages', data.status.counts, '#1f77b4')],
        axes('HTTP status', 'pages'));
   draw('chart-types', 'doughnut', data.types.labels,
