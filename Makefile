@@ -7,7 +7,10 @@ ASAN      ?= build-asan
 PACKAGES  := cmake g++ pkg-config libuv1-dev node-llhttp libssl-dev libgumbo-dev \
              libsqlite3-dev catch2 zlib1g-dev libbrotli-dev libidn2-dev libpsl-dev \
              libcli11-dev libtomlplusplus-dev nlohmann-json3-dev libexpat1-dev libre2-dev \
-             libdeflate-dev ca-certificates openssl
+             libdeflate-dev ca-certificates openssl libjs-chart.js
+# What only the tests use: headless Chromium opens `webcrawl report`'s page,
+# promtool (Debian prometheus) checks what --metrics serves.
+TEST_PACKAGES := chromium prometheus
 BENCH_PACKAGES := python3.11-doc time python3
 DEMO_PORT ?= 8731
 
@@ -40,9 +43,11 @@ build: configure
 	cmake --build $(BUILD) -j $(JOBS)
 
 test: build
+	$(call install_missing,$(TEST_PACKAGES))
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
 asan: deps
+	$(call install_missing,$(TEST_PACKAGES))
 	cmake -S . -B $(ASAN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWEBCRAWL_SANITIZE=ON
 	cmake --build $(ASAN) -j $(JOBS)
 	cd $(ASAN) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
@@ -100,6 +105,15 @@ bench-quick: bench-programs
 
 # Frontier memory (issue 4): 1,000,000 queued URLs over 10,000 hosts, crawled
 # for 60,000 pages against closed loopback ports; prints peak RSS and growth.
+# The report (issue 16): times `webcrawl report` on a generated database of
+# 1,000,000 pages (1,000 hosts, 20 links each; see bench/make_report_db.cpp),
+# and on bench/out/crawl.db when `make bench` left one. See bench/report.sh.
+.PHONY: bench-report
+bench-report: build
+	$(call install_missing,time)
+	cmake --build $(BUILD) -j $(JOBS) --target bench_make_report_db
+	@bash bench/report.sh $(BUILD)
+
 .PHONY: bench-memory
 bench-memory: build
 	cmake --build $(BUILD) -j $(JOBS) --target bench_make_frontier

@@ -1,8 +1,11 @@
-// The subcommands that read a crawl database: stats, search, query, export.
+// The subcommands that read a crawl database: stats, search, query, export,
+// show, report.
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -13,6 +16,7 @@
 #include "parser/http_response.h"
 #include "storage/archive.h"
 #include "storage/reader.h"
+#include "storage/report.h"
 
 namespace webcrawl::crawler {
 namespace {
@@ -37,6 +41,7 @@ struct ReadArgs {
   int width = -1;  // -1: 60 on a terminal, none otherwise
   std::string table = "pages", where, output;
   std::string warc;  // show: the archive's directory
+  std::string report = "report.html";  // report: the page to write
   bool raw = false;
 };
 
@@ -169,6 +174,43 @@ int show(const ReadArgs& a) {
   return kExitOk;
 }
 
+// The report page: the database first (a missing one says so as every
+// command does), then Chart.js, then the figures; the page replaces the
+// output file only once it is whole.
+int report(const ReadArgs& a) {
+  auto reader = open_db(a.db);
+  if (!reader) return fail(reader.error());
+  auto chart_js = storage::load_chart_js();
+  if (!chart_js) return fail(chart_js.error());
+  auto data = storage::collect_report(**reader, std::filesystem::path(a.db).filename().string());
+  if (!data) return fail(data.error());
+  std::string page = storage::render_report(*data, *chart_js);
+  if (a.report == "-") {
+    std::cout << page;
+    std::cout.flush();
+    return std::cout ? kExitOk : fail(Error{Code::kIo, "cannot write the output"});
+  }
+  std::string partial = a.report + ".partial";
+  {
+    std::ofstream file(partial, std::ios::binary | std::ios::trunc);
+    if (!file) return fail(Error{Code::kIo, "cannot write " + partial + ": " + std::strerror(errno)});
+    file << page;
+    file.close();
+    if (!file) {
+      std::remove(partial.c_str());
+      return fail(Error{Code::kIo, "cannot write " + partial});
+    }
+  }
+  if (std::rename(partial.c_str(), a.report.c_str()) != 0) {
+    int e = errno;
+    std::remove(partial.c_str());
+    return fail(Error{Code::kIo, "cannot write " + a.report + ": " + std::strerror(e)});
+  }
+  std::cout << "wrote " << a.report << " (" << storage::report_chart_ids().size() << " charts, "
+            << human_bytes(static_cast<int64_t>(page.size())) << ")\n";
+  return kExitOk;
+}
+
 }  // namespace
 
 void add_read_commands(CLI::App& app, std::vector<Command>& commands) {
@@ -211,6 +253,13 @@ void add_read_commands(CLI::App& app, std::vector<Command>& commands) {
   sh->add_flag("--raw", a->raw, "the body as received (transfer and content coding kept)");
   sh->add_option("url", a->text, "the page's URL, as in pages.url")->required();
   commands.push_back({sh, [a] { return show(*a); }});
+
+  auto* re = app.add_subcommand("report", "write one self-contained HTML page with charts of a crawl");
+  re->add_option("--db", a->db, "database")->capture_default_str();
+  re->add_option("--output", a->report, "the HTML file to write (default report.html in the current directory; "
+                                        "-: standard output)")
+      ->type_name("FILE");
+  commands.push_back({re, [a] { return report(*a); }});
 }
 
 }  // namespace webcrawl::crawler

@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -22,6 +23,7 @@
 #include "crawler/fetcher.h"
 #include "crawler/frontier.h"
 #include "crawler/link_policy.h"
+#include "crawler/metrics.h"
 #include "crawler/page_builder.h"
 #include "crawler/pipeline.h"
 #include "crawler/progress.h"
@@ -127,6 +129,11 @@ class Crawl {
   void maybe_finish();
   void show_progress();
   void note_fetcher_counts();
+  // --metrics (crawl_metrics.cpp): the port bound before the database is
+  // touched, served once the loop exists, the counters of one scrape.
+  Result<void> bind_metrics();
+  Result<void> serve_metrics();
+  MetricsSnapshot metrics_snapshot() const;
 
   bool budget_left() const { return !options_.max_pages || stored_before_ + started_ < *options_.max_pages; }
   // Counts a page handed to the parse pool or the writer.
@@ -157,6 +164,7 @@ class Crawl {
   std::unique_ptr<RobotsGate> robots_;
   std::unique_ptr<WarcSink> warc_;    // with --warc
   std::unique_ptr<Progress> progress_;
+  std::unique_ptr<MetricsServer> metrics_;  // with --metrics: bound in prepare(), served on the loop
   std::unique_ptr<storage::Store> store_;  // until the writer takes it
   std::unique_ptr<parser::CookieJar> cookies_;  // with --cookies
   // Every handle the crawl owns; finish() closes each one.
@@ -185,6 +193,7 @@ class Crawl {
   int64_t errors_ = 0;
   int64_t skipped_ = 0;             // never requested (robots.txt, per-host cap)
   int64_t bytes_ = 0;
+  std::map<std::string, int64_t> request_errors_;  // failed requests by error kind, for --metrics
   uint64_t requests_ = 0;
   uint64_t connections_ = 0;
   double began_ = 0;

@@ -391,6 +391,7 @@ void Crawl::audit(const std::string& url, const std::string& origin, const char*
   f.elapsed = response.elapsed;
   f.reused = response.reused_connection;
   f.error_kind = error_kind(response);
+  if (!f.error_kind.empty()) request_errors_[f.error_kind]++;
   if (options_.verbose) progress_->print(verbose_line(f));
   writer_->submit(std::move(f));
 }

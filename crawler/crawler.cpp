@@ -112,6 +112,9 @@ Result<void> Crawl::prepare() {
   if (seeds.empty() && options_.sitemap_urls.empty() && (ec || size == 0)) {
     return Error{Code::kInvalidArgument, "nothing to crawl: give seed URLs or --seeds FILE"};
   }
+  // The metrics port is taken before the database is touched: a port in use
+  // changes nothing and sends nothing.
+  if (auto r = bind_metrics(); !r) return r;
   auto store = storage::Store::open(options_.db_path);
   if (!store) return store.error();
   store_ = std::move(*store);
@@ -300,6 +303,7 @@ Result<void> Crawl::open_loop() {
       return from_uv_setup(rc, "timer");
     }
   }
+  if (auto r = serve_metrics(); !r) return r;
   for (auto* sig : {&sigint_, &sigterm_}) {
     *sig = new uv_signal_t;
     if (int rc = uv_signal_init(loop_, *sig); rc < 0) {
@@ -512,6 +516,7 @@ void Crawl::finish() {
   if (robots_) robots_->close();
   robots_.reset();
   fetcher_.reset();
+  metrics_.reset();
   close_and_delete(std::exchange(wake_, nullptr));
   close_and_delete(std::exchange(timer_, nullptr));
   close_and_delete(std::exchange(ticker_, nullptr));

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "crawler/metrics.h"
 #include "parser/ascii.h"
 #include "parser/url.h"
 
@@ -185,6 +186,9 @@ std::vector<OptionSpec> make_table() {
                      64 * 1024, static_cast<double>(int64_t{1} << 40), &CrawlOptions::warc_max_size));
   t.push_back(flag("cookies", "keep cookies the sites set (RFC 6265), in the database, across runs",
                    &CrawlOptions::cookies));
+  t.push_back(text("metrics", "HOST:PORT",
+                   "serve Prometheus metrics on http://HOST:PORT/metrics while the crawl runs (e.g. 127.0.0.1:9100)",
+                   &CrawlOptions::metrics));
   return t;
 }
 
@@ -386,6 +390,9 @@ Result<void> check_options(const CrawlOptions& o) {
     auto url = parser::parse_url(*proxy);
     if (!url) return bad_value(who, "'" + *proxy + "' is not a proxy URL: " + url.error().message);
     if (url->https()) return bad_value(who, "'" + *proxy + "': only http:// proxies are supported");
+  }
+  if (!o.metrics.empty()) {
+    if (auto a = parse_listen_address(o.metrics); !a) return a.error();
   }
   if (o.user_agent.find_first_of(std::string_view("\r\n\0", 3)) != std::string::npos) {
     return bad_value("--user-agent", "must be one line");

@@ -77,6 +77,7 @@ struct CrawlOptions {
   bool cookies = false;                 // keep an RFC 6265 cookie jar for the crawl
   std::string warc_dir;                 // --warc DIR: archive every exchange there; "": none
   uint64_t warc_max_size = uint64_t{1} << 30;  // a WARC file past this starts the next
+  std::string metrics;                  // --metrics HOST:PORT: Prometheus text on /metrics; "": none
   // Steering (issue 14): RE2 patterns over discovered URLs, sitemaps, and
   // the query parameters normalization removes.
   std::vector<std::string> include;     // when any: only matching URLs are queued

@@ -54,9 +54,14 @@ class WorkQueue {
     }
     ready_.notify_all();
   }
+  // Items waiting to be taken (for --metrics).
+  std::size_t size() const {
+    std::lock_guard lock(mutex_);
+    return items_.size();
+  }
 
  private:
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
   std::condition_variable ready_;
   std::deque<T> items_;
   bool closed_ = false;
@@ -126,6 +131,11 @@ class BudgetPool {
     for (auto& t : threads_) {
       if (t.joinable()) t.join();
     }
+  }
+  // Items submitted and not yet started (for --metrics).
+  std::size_t waiting() const {
+    std::lock_guard lock(mutex_);
+    return items_.size();
   }
   // The largest total cost that was being worked on at once.
   std::size_t peak_in_use() const {

@@ -90,6 +90,8 @@ class StoreWriter {
   ~StoreWriter();
   // Any thread.
   void submit(WriterItem item) { queue_.push(std::move(item)); }
+  // Items submitted and not yet taken into a batch; any thread.
+  std::size_t queued() const { return queue_.size(); }
   // Commits everything submitted so far, then joins the thread. Returns the store.
   std::unique_ptr<storage::Store> stop();
 
