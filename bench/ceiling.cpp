@@ -67,6 +67,7 @@
 #include "crawler/link_policy.h"
 #include "crawler/page_builder.h"
 #include "crawler/pipeline.h"
+#include "crawler/store_writer.h"
 #include "parser/url.h"
 #include "storage/store.h"
 
@@ -241,11 +242,13 @@ Result<Totals> run(const Args& args, const Site& site, const std::vector<storage
     store_ns.store(thread_cpu_ns(), std::memory_order_relaxed);  // this thread's total so far
     inbox.push(std::move(reply));
   });
-  crawler::WorkerPool<crawler::FetchedPage> parsers(args.threads, [&](crawler::FetchedPage&& page) {
-    crawler::WriterItem item;
-    item.weight = page.body.size();
+  // The crawl's parse admission (crawl.h): trees of about 40 MB at once,
+  // pages under 4 MB of tree always admitted.
+  constexpr std::size_t kBudget = 40u << 20, kSmall = 4u << 20;
+  crawler::BudgetPool<crawler::FetchedPage> parsers(args.threads, kBudget, kSmall, [&](crawler::FetchedPage&& page) {
+    std::size_t weight = page.body.size();
     int64_t start = thread_cpu_ns();
-    item.page = crawler::build_page(std::move(page), policy);
+    crawler::PageItem item{crawler::build_page(std::move(page), policy), weight};
     parse_ns.fetch_add(thread_cpu_ns() - start, std::memory_order_relaxed);
     writer.submit(std::move(item));
   }, "parse", crawler::kParseNice);
@@ -269,7 +272,8 @@ Result<Totals> run(const Args& args, const Site& site, const std::vector<storage
       }
       in_flight++;
       uncommitted++;
-      parsers.submit(std::move(page));
+      std::size_t cost = 64 * 1024 + 9 * page.body.size();
+      parsers.submit(std::move(page), cost);
     }
     if (uncommitted == 0) break;
     for (auto& reply : inbox.wait_all()) {
