@@ -288,23 +288,10 @@ Result<std::unique_ptr<MetricsServer>> MetricsServer::bind(const ListenAddress& 
   std::string shown = (v6 ? "[" + address.ip + "]" : address.ip) + ":" + std::to_string(address.port);
   sockaddr_storage storage{};
   socklen_t length = 0;
-  if (v6) {
-    auto* sa = reinterpret_cast<sockaddr_in6*>(&storage);
-    sa->sin6_family = AF_INET6;
-    sa->sin6_port = htons(static_cast<uint16_t>(address.port));
-    if (inet_pton(AF_INET6, address.ip.c_str(), &sa->sin6_addr) != 1) {
-      return Error{Code::kInvalidArgument, "--metrics: bad address " + shown};
-    }
-    length = sizeof(sockaddr_in6);
-  } else {
-    auto* sa = reinterpret_cast<sockaddr_in*>(&storage);
-    sa->sin_family = AF_INET;
-    sa->sin_port = htons(static_cast<uint16_t>(address.port));
-    if (inet_pton(AF_INET, address.ip.c_str(), &sa->sin_addr) != 1) {
-      return Error{Code::kInvalidArgument, "--metrics: bad address " + shown};
-    }
-    length = sizeof(sockaddr_in);
-  }
+  int parsed = v6 ? uv_ip6_addr(address.ip.c_str(), address.port, reinterpret_cast<sockaddr_in6*>(&storage))
+                  : uv_ip4_addr(address.ip.c_str(), address.port, reinterpret_cast<sockaddr_in*>(&storage));
+  if (parsed != 0) return Error{Code::kInvalidArgument, "--metrics: bad address " + shown};
+  length = v6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
   int fd = ::socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0) return Error{Code::kIo, "--metrics " + shown + ": " + std::strerror(errno)};
   int one = 1;

@@ -10,6 +10,7 @@
 #include "crawler/crawler.h"
 #include "storage/reader.h"
 #include "storage/store.h"
+#include "tests/support/process.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/test_server.h"
 
@@ -70,11 +71,8 @@ inline std::vector<double> start_gaps(const TestServer& server) {
   return gaps;
 }
 
-struct CommandResult {
-  int status = -1;     // exit status, or 128 + signal
-  std::string out;     // stdout
-  std::string err;     // stderr
-};
+// What a run of the binary did: exit status (or 128 + signal), stdout, stderr.
+using CommandResult = ProgramResult;
 
 // Runs the webcrawl binary with `args` (no shell), capturing both streams.
 CommandResult run_webcrawl(const std::vector<std::string>& args, double timeout_seconds = 60);
