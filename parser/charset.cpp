@@ -1,3 +1,6 @@
+// Character sets: detection in the HTML Standard's order and conversion to
+// UTF-8 through iconv. Over 600 lines because a third of it is one table, the
+// Encoding Standard's 220-odd labels (kLabels), kept whole and sorted here.
 #include "parser/charset.h"
 
 #include "parser/ascii.h"

@@ -2,7 +2,8 @@
 // specialised for http and https. The standard's state machine collapses to a
 // straight line here, because a special scheme fixes every branch that matters:
 // scheme, then either a relative reference against the base or an authority,
-// then path segments, then the query; the fragment is dropped.
+// then path segments, then the query; the fragment is dropped. One state
+// machine, kept in one file although it passes 600 lines.
 #include "parser/url.h"
 
 

@@ -468,7 +468,7 @@ TEST_CASE("time held at the send gate does not count against the total timeout",
   double release = monotonic_seconds() + 1.5;
   f.fetcher->set_send_gate([&](const std::string&, const std::string&) { return release - monotonic_seconds(); });
   FetchRequest r = request(server.url("/slow"));
-  r.timeout = 1.5;  // over before the answer, but for the 1.5 s at the gate
+  r.timeout = 2.0;  // over before the answer (1.5 s + 0.6 s), but for the 1.5 s at the gate
   FetchResponse response = f.get(r);
   INFO(error_text(response));
   CHECK_FALSE(response.error);
