@@ -25,7 +25,9 @@
 # missed targets are reported, not fatal, since the numbers depend on the
 # machine.
 #
-# Environment: BENCH_PORT (default 8741), BENCH_CEILING_RUNS (default 2).
+# Environment: BENCH_PORT (default 8741), BENCH_CEILING_RUNS (default 2),
+# BENCH_WARC=1 (the crawl also archives everything with --warc bench/out/warc,
+# to measure what WARC output costs).
 set -euo pipefail
 
 if [ "$#" -lt 1 ] || [ "$#" -gt 2 ]; then
@@ -200,10 +202,15 @@ master=$(bash "$here/nginx.sh" start "$site" "$port" "$hosts")
 workers=$(nginx_workers "$master")
 nginx_before=0
 for w in $workers; do nginx_before=$(awk -v a="$nginx_before" -v b="$(cpu_ms_of "$w")" 'BEGIN { print a + b }'); done
+warc_args=()
+if [ "${BENCH_WARC:-0}" = 1 ]; then
+  rm -rf "$out/warc"
+  warc_args=(--warc "$out/warc")
+fi
 busy=$(machine_busy_ticks)
 "$gnu_time" -v -o "$out/crawl.time" \
   "$webcrawl" crawl --db "$out/crawl.db" --seeds "$site/seeds.txt" --delay 0 --per-host 4 \
-  --concurrency 64 --no-robots --quiet --scope any 2>"$out/crawl.stderr" &
+  --concurrency 64 --no-robots --quiet --scope any "${warc_args[@]}" 2>"$out/crawl.stderr" &
 time_pid=$!
 sample_threads "$time_pid" "$out/crawl.threads"
 status=0
