@@ -313,11 +313,13 @@ storage::PageResult Crawl::redirect_result(const Job& job, const parser::Url& fr
     r.error = "bad redirect location: " + target.error().message;
     return r;
   }
+  policy_.steering().strip(*target);
   storage::DiscoveredUrl d;
   d.url = target->href();
   d.origin = target->origin();
   d.depth = job.url.depth;  // a redirect is not a hop
   d.redirects = job.url.redirects + 1;
+  d.source = "redirect";
   if (d.redirects > kMaxRedirects) {
     d.skip_reason = "too many redirects";
     r.error = "too many redirects";
@@ -325,16 +327,10 @@ storage::PageResult Crawl::redirect_result(const Job& job, const parser::Url& fr
     // A seed that redirects (http to https, to www.) brings its target's host
     // into scope, as the user meant the site, not the spelling.
     // Its patterns do not apply either: a seed is always fetched.
-    d.source = "redirect";
     bool seed = job.url.depth == 0;
     if (seed) policy_.add_seed_host(target->hostname());
-    policy_.steering().strip(*target);
-    d.url = target->href();
-    const char* refused = seed ? "" : policy_.steering().refuse(*target);
-    if (!policy_.in_scope(*target)) {
-      d.skip_reason = "out of scope";
-    } else if (*refused != '\0') {
-      d.skip_reason = refused;
+    if (const char* why = policy_.out_of_reach(*target, !seed)) {
+      d.skip_reason = why;
     } else {
       d.follow = true;
     }

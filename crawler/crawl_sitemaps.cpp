@@ -88,7 +88,6 @@ void Crawl::on_sitemap_response(Job job, const parser::Url& url, FetchResponse r
   s.status = status;
   s.body = std::move(response.body);
   s.truncated = response.truncated;
-  s.max_body = parser::kMaxSitemapBytes;
   s.fetched_at = unix_now();
   // The body weighs in the pipeline until the writer takes the entries, and
   // the parse costs little beyond it: expat streams, and gzip is inflated 1

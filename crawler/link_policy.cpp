@@ -77,6 +77,11 @@ bool LinkPolicy::repeats_segments(std::string_view path) {
   return false;
 }
 
+const char* LinkPolicy::out_of_reach(const parser::Url& url, bool patterns) const {
+  if (!in_scope(url)) return "out of scope";
+  return patterns ? steering_.refuse(url) : nullptr;
+}
+
 storage::DiscoveredUrl LinkPolicy::decide(parser::Url target, int from_depth, bool nofollow,
                                           const char* source) const {
   steering_.strip(target);
@@ -85,17 +90,14 @@ storage::DiscoveredUrl LinkPolicy::decide(parser::Url target, int from_depth, bo
   d.origin = target.origin();
   d.depth = from_depth + 1;
   d.source = source;
-  const char* refused = "";
   if (nofollow) {
     d.skip_reason = "nofollow";
   } else if (d.url.size() > max_url_length_) {
     d.skip_reason = "url too long";
   } else if (repeats_segments(target.path)) {
     d.skip_reason = "repeating path";
-  } else if (!in_scope(target)) {
-    d.skip_reason = "out of scope";
-  } else if (*(refused = steering_.refuse(target)) != '\0') {
-    d.skip_reason = refused;
+  } else if (const char* why = out_of_reach(target, true)) {
+    d.skip_reason = why;
   } else if (max_depth_ && d.depth > *max_depth_) {
     d.skip_reason = "max depth";
   } else {

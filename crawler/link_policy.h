@@ -41,6 +41,11 @@ class LinkPolicy {
   void set_steering(Steering steering) { steering_ = std::move(steering); }
   const Steering& steering() const { return steering_; }
 
+  // Why `url` (its parameters already stripped) may not be queued whatever
+  // its depth: "out of scope", or, when `patterns`, what the include and
+  // exclude patterns say; null when it may.
+  const char* out_of_reach(const parser::Url& url, bool patterns) const;
+
   // The record for a URL found at `from_depth` (a link, a sitemap entry, a
   // canonical URL), its session parameters stripped: followed when in scope,
   // allowed by the patterns, within max depth, not nofollow and not a crawler

@@ -46,7 +46,7 @@ void take_canonical(storage::PageResult& r, const FetchedPage& page, const std::
     if (url) canonical = std::move(*url);
   } else if (!page.canonical_link.empty()) {
     auto url = parser::resolve_url(page.final_url, page.canonical_link);
-    if (url && (url->scheme == "http" || url->scheme == "https")) canonical = std::move(*url);
+    if (url) canonical = std::move(*url);  // the URL parser takes http(s) only
   }
   if (!canonical) return;
   r.canonical = canonical->href();

@@ -22,7 +22,7 @@ SitemapItem build_sitemap(FetchedSitemap fetched, const LinkPolicy& policy, cons
   // A body cut short is read as far as it goes: its entries are good.
   if (parsed && !fetched.truncated) parsed = parser.finish();
   if (!parsed) add_error(r.error, parsed.error().message);
-  if (fetched.truncated) add_error(r.error, "body cut at " + std::to_string(fetched.max_body) + " bytes");
+  if (fetched.truncated) add_error(r.error, "body cut at " + std::to_string(parser::kMaxSitemapBytes) + " bytes");
   if (parser.truncated()) {
     add_error(r.error, "truncated: at most " + std::to_string(limits.max_entries) + " URLs and " +
                            std::to_string(limits.max_bytes >> 20) + " MiB of XML are read");

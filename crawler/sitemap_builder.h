@@ -19,8 +19,7 @@ struct FetchedSitemap {
   int level = 0;           // 0: named by robots.txt or --sitemap; 1: listed by an index
   int status = 0;
   std::string body;        // content-decoded; a .xml.gz body is still gzip
-  bool truncated = false;  // cut at the fetch's body limit
-  std::size_t max_body = 0;
+  bool truncated = false;  // cut at parser::kMaxSitemapBytes, the fetch's body limit
   double fetched_at = 0;   // unix seconds
 };
 

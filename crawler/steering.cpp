@@ -48,7 +48,7 @@ Result<Steering> Steering::from(const CrawlOptions& o) {
 bool Steering::strip(parser::Url& url) const { return strip_ && parser::strip_session_params(url, *strip_); }
 
 const char* Steering::refuse(const parser::Url& url) const {
-  if (empty()) return "";
+  if (empty()) return nullptr;
   const parser::UrlPatterns* patterns = &patterns_;
   if (!hosts_.empty()) {
     // The longest match wins, as for the other [[hosts]] settings.
@@ -62,11 +62,11 @@ const char* Steering::refuse(const parser::Url& url) const {
     }
   }
   switch (patterns->check(url.href())) {
-    case parser::PatternDecision::kAllowed: return "";
+    case parser::PatternDecision::kAllowed: return nullptr;
     case parser::PatternDecision::kNotIncluded: return "not included";
     case parser::PatternDecision::kExcluded: return "excluded";
   }
-  return "";
+  return nullptr;
 }
 
 }  // namespace webcrawl::crawler

@@ -30,7 +30,7 @@ class Steering {
   bool strip(parser::Url& url) const;
 
   // Why `url` (already stripped) is not to be queued: "not included",
-  // "excluded"; "" when the patterns allow it. A URL on a host with a
+  // "excluded"; null when the patterns allow it. A URL on a host with a
   // [[hosts]] override that gives include patterns is judged by those
   // instead of --include; its excludes apply on top of --exclude.
   const char* refuse(const parser::Url& url) const;
