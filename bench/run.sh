@@ -25,7 +25,8 @@
 # missed targets are reported, not fatal, since the numbers depend on the
 # machine.
 #
-# Environment: BENCH_PORT (default 8741), BENCH_CEILING_RUNS (default 2),
+# Environment: BENCH_PORT (default 8741), BENCH_CEILING_RUNS (default 2; 0
+# crawls only, for comparing builds in turns),
 # BENCH_WARC=1 (the crawl also archives everything with --warc bench/out/warc,
 # to measure what WARC output costs).
 set -euo pipefail
@@ -267,7 +268,8 @@ awk -v pages="$ok_pages" -v wall="$wall" -v user="$user" -v sys="$sys" -v rss="$
   FNR == NR && $1 == "cpu_ms" { cpu += $2 }
   FNR == NR && $1 == "other_cores" { other[runs] = $2; sum_other += $2 }
   END {
-    ceiling = sum_pps / runs
+    ceiling = runs > 0 ? sum_pps / runs : 0
+    if (runs == 0) runs = 1  # BENCH_CEILING_RUNS=0: the crawl alone, no ceiling
     crawl = wall > 0 ? pages / wall : 0
     ratio = ceiling > 0 ? crawl / ceiling : 0
     runs_text = ""

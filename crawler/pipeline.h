@@ -32,11 +32,18 @@ class WorkQueue {
   // Waits for work; returns up to `max` items, or nothing once closed and empty.
   // With `gather`, once there is work it waits up to that long more for `min`
   // items (or for close()), so that a consumer that works in batches gets
-  // fuller ones.
+  // fuller ones. With `idle`, it also returns nothing when no work came for
+  // that long (closed() tells the two apart).
   std::vector<T> take(std::size_t max, std::size_t min = 1,
-                      std::chrono::milliseconds gather = std::chrono::milliseconds(0)) {
+                      std::chrono::milliseconds gather = std::chrono::milliseconds(0),
+                      std::chrono::milliseconds idle = std::chrono::milliseconds(0)) {
     std::unique_lock lock(mutex_);
-    ready_.wait(lock, [&] { return closed_ || !items_.empty(); });
+    auto ready = [&] { return closed_ || !items_.empty(); };
+    if (idle.count() > 0) {
+      if (!ready_.wait_for(lock, idle, ready)) return {};
+    } else {
+      ready_.wait(lock, ready);
+    }
     if (items_.size() < min && gather.count() > 0) {
       ready_.wait_for(lock, gather, [&] { return closed_ || items_.size() >= min; });
     }
@@ -53,6 +60,10 @@ class WorkQueue {
       closed_ = true;
     }
     ready_.notify_all();
+  }
+  bool closed() const {
+    std::lock_guard lock(mutex_);
+    return closed_;
   }
   // Items waiting to be taken (for --metrics).
   std::size_t size() const {

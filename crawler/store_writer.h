@@ -85,6 +85,26 @@ class StoreWriter {
   // commits, 2-5 % more pages/s). A trickle never waits: its batches are small.
   static constexpr std::size_t kBusyBatch = 256;
   static constexpr std::chrono::milliseconds kGather{50};
+  // Search entries are written apart from the pages' commits
+  // (Store::defer_index), for all pending pages at once: when kIndexBatch
+  // pages are pending, when the oldest has waited kIndexLag (checked at
+  // least every kIndexCheck, so a quiet crawl indexes too), at once for pages
+  // a killed run left pending, and before the writer stops. So a stored page
+  // is searchable within kIndexLag plus one indexing pass. A pass runs after
+  // the writer has taken its next batch and before it commits it, and takes
+  // whatever arrives between its steps into that commit, so the pipeline
+  // keeps moving while it runs. FTS5 indexing of make bench's pages in
+  // transactions of 150, 500 and 1,000 pages (16 MB hash): 3.49, 2.67 and
+  // 2.40 ms of CPU per page; a pass of 500 takes about as long as the
+  // parsers need to fill the room.
+  static constexpr int64_t kIndexBatch = 500;
+  static constexpr int64_t kIndexStep = 50;  // pages indexed between looks at the queue
+  // Results held for the next commit during a pass, at most: one more
+  // pipeline's worth (make bench: 176.7 pages/s and a peak RSS of 111 MB
+  // without this bound).
+  static constexpr std::size_t kIndexHold = 128;
+  static constexpr std::chrono::seconds kIndexLag{10};
+  static constexpr std::chrono::milliseconds kIndexCheck{1000};
 
   StoreWriter(std::unique_ptr<storage::Store> store, std::function<void(WriterReply)> reply);
   ~StoreWriter();
@@ -97,7 +117,14 @@ class StoreWriter {
 
  private:
   void run();
+  struct Gathered;
+  void absorb(std::vector<WriterItem>& batch, Gathered& into);
+  // Indexes the pending pages if they are due (or, with `all`, if any are),
+  // taking what arrives meanwhile into `gathering` when given; false when
+  // the store failed (the error went out in a reply).
+  bool index(bool all, Gathered* gathering);
   std::unique_ptr<storage::Store> store_;
+  std::chrono::steady_clock::time_point pending_since_;  // when the oldest pending page was stored
   std::function<void(WriterReply)> reply_;
   WorkQueue<WriterItem> queue_;
   std::thread thread_;

@@ -15,10 +15,10 @@ namespace {
 
 constexpr int kBusyTimeoutMs = 5000;
 
-// The tables of the current version. documents.indexed (beyond the documented
-// columns) records whether the row has an entry in pages_fts: an
-// external-content FTS5 table cannot tell, and replacing a document must
-// delete exactly the entry that exists.
+// The tables of version 2. documents.indexed (beyond the documented columns)
+// records whether the row has an entry in pages_fts, or is listed in
+// fts_pending to get one (version 3): an external-content FTS5 table cannot
+// tell, and replacing a document must delete exactly the entry that exists.
 constexpr const char* kTables = R"sql(
 CREATE TABLE hosts(
   id INTEGER PRIMARY KEY,
@@ -276,6 +276,23 @@ SELECT id,
 FROM run_log;
 )sql";
 
+// What version 3 added: the documents whose search entries are still to be
+// written. A crawl's writer stores a page's row at once and indexes pending
+// rows later, many at a time (see Store::defer_index); a row listed here has
+// documents.indexed = 1 and no pages_fts entry yet. Listed in the same
+// transaction as the document, so a kill never loses one.
+//
+// And a larger 'hashsize' (FTS5's default is 1 MB): the terms gathered before
+// FTS5 writes them out as a segment. Indexing make bench's 20,000 pages (30 KB
+// of text each) in transactions of 500 pages: 3.52 ms of CPU per page with a
+// 4 MB hash, 2.67 with 16 MB; in 150-page transactions, as the crawl's
+// commits were, 3.55 at 1 MB and 3.49 at 16 MB. The hash holds at most that
+// much memory while the writer indexes.
+constexpr const char* kSince3 = R"sql(
+CREATE TABLE fts_pending(url_id INTEGER PRIMARY KEY);
+INSERT INTO pages_fts(pages_fts, rank) VALUES('hashsize', 16777216);
+)sql";
+
 Error not_ours(const std::string& path, std::string_view detail = {}) {
   std::string message = path + " is not a webcrawl database";
   if (!detail.empty()) message += " (" + std::string(detail) + ")";
@@ -347,8 +364,11 @@ Result<void> prepare_schema(sqlite3* db, const std::string& path) {
   if (!version) {
     result = version.error();
   } else if (*version < kSchemaVersion) {
-    result = exec(db, *version == 0 ? kTables : kUpgradeFrom1);
-    if (result) result = exec(db, kSince2);
+    if (*version < 2) {
+      result = exec(db, *version == 0 ? kTables : kUpgradeFrom1);
+      if (result) result = exec(db, kSince2);
+    }
+    if (result) result = exec(db, kSince3);
     if (result) {
       std::string pragmas = "PRAGMA application_id = " + std::to_string(kApplicationId) +
                             "; PRAGMA user_version = " + std::to_string(kSchemaVersion) + ";";
@@ -406,11 +426,13 @@ Result<sqlite3*> open_database(const std::string& path, Access access) {
   // WAL lets readers run while the crawl writes. NORMAL sync is durable
   // enough in WAL mode (a power loss may drop the last commits, never corrupt).
   // Foreign keys stay off: the writer manages every id itself. A 16 MB page
-  // cache writes as fast as 32 MB did (bench_ceiling, 20,000 pages, a 1 GB
-  // database: 358 and 356 pages/s) with 15 MB less RSS.
+  // cache wrote as fast as 32 MB did (bench_ceiling, 20,000 pages, a 1 GB
+  // database: 358 and 356 pages/s) with 15 MB less RSS; since FTS5's term
+  // hash takes up to 16 MB while the writer indexes (kSince3), the writer
+  // keeps 8 MB (make bench-javadoc peak RSS 100.8 -> 92.1 MB).
   if (auto r = exec(c.db,
                     "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; "
-                    "PRAGMA foreign_keys = OFF; PRAGMA cache_size = -16384; "
+                    "PRAGMA foreign_keys = OFF; PRAGMA cache_size = -8192; "
                     "PRAGMA temp_store = MEMORY;");
       !r) {
     return r.error();

@@ -9,7 +9,7 @@
 // `sitemap_log`, `run_log`, the cookie jar `cookies`; user-facing views
 // `pages`, `links`, `frontier`, `fetches`, `robots`, `sitemaps`, `runs` with the
 // columns README.md documents; FTS5 table `pages_fts` (title, text) whose
-// rowid is the url id.
+// rowid is the url id, and `fts_pending`, the documents still to be indexed.
 #pragma once
 
 #include <cstdint>
@@ -21,7 +21,7 @@ struct sqlite3;
 
 namespace webcrawl::storage {
 
-inline constexpr int kSchemaVersion = 2;
+inline constexpr int kSchemaVersion = 3;
 inline constexpr int32_t kApplicationId = 0x57435257;  // "WCRW"
 
 enum class Access { kReadOnly, kReadWrite };

@@ -31,6 +31,7 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path, Checkpoints 
   if (auto r = exec(*db, "UPDATE urls SET state = 'queued' WHERE state = 'in_flight'"); !r) return r.error();
   store->stmts_ = std::make_unique<Statements>(*db);
   if (auto r = store->stmts_->prepare_all(); !r) return r.error();
+  if (auto r = store->stmts_->count_pending(); !r) return r.error();
   // Without the thread (or when its connection did not open), the writer
   // checkpoints as SQLite does by default: no less safe.
   if (checkpoints == Checkpoints::kThread) {
@@ -106,10 +107,30 @@ Result<std::vector<QueuedUrl>> Store::commit(const Batch& batch) {
     for (const CookieRecord& c : batch.cookies) {
       if (auto one = stmts_->record_cookie(c); !one) return one;
     }
+    if (!stmts_->defer_index) {
+      if (auto indexed = stmts_->index_pending(); !indexed) return indexed.error();
+    }
     return {};
   });
   if (!r) return r.error();
   return queued;
+}
+
+void Store::defer_index(bool on) { stmts_->defer_index = on; }
+
+int64_t Store::pending_index() const { return stmts_->pending; }
+
+Result<int64_t> Store::index_pending(int64_t step, const std::function<void()>& between) {
+  if (stmts_->pending == 0) return int64_t{0};
+  int64_t indexed = 0;
+  auto r = stmts_->in_transaction([&]() -> Result<void> {
+    auto n = stmts_->index_pending(step, between);
+    if (!n) return n.error();
+    indexed = *n;
+    return {};
+  });
+  if (!r) return r.error();
+  return indexed;
 }
 
 Result<std::vector<QueuedUrl>> Store::queued_urls() {

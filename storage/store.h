@@ -203,13 +203,35 @@ class Store {
   // Inserts seeds as depth-0 URLs and returns those that now need fetching: new
   // ones, and known ones that were only discovered or skipped. Done URLs stay done.
   Result<std::vector<QueuedUrl>> add_seeds(const std::vector<DiscoveredUrl>& seeds);
-  // Applies results in one transaction: document rows, FTS rows, URL states,
-  // new URLs, link edges, redirect chains (ancestors' final_url updated; a
-  // redirect back into its own chain is recorded as error "redirect loop").
+  // Applies results in one transaction: document rows, search entries (see
+  // defer_index), URL states, new URLs, link edges, redirect chains
+  // (ancestors' final_url updated; a redirect back into its own chain is
+  // recorded as error "redirect loop").
   // Returns the URLs newly queued by these results.
   Result<std::vector<QueuedUrl>> commit(const std::vector<PageResult>& results);
   // The same, with the batch's fetch and robots.txt records in the same transaction.
   Result<std::vector<QueuedUrl>> commit(const Batch& batch);
+  // ---- the search index ----
+  //
+  // FTS5 writes the terms it holds as a new index segment each time a
+  // transaction ends (or its pending terms pass 'hashsize'), and its merges
+  // rewrite every segment again, so many small commits index for more than
+  // a few large ones. By default commit() indexes its pages in its own
+  // transaction. With defer_index(true) it stores a page's row and lists it
+  // in fts_pending in that transaction, and index_pending() writes the
+  // entries of every listed page in one transaction of its own: the writer
+  // calls it when enough have gathered, or the oldest has waited long
+  // enough, and before it stops. A listed page is not yet found by search;
+  // the list is durable, so a killed crawl indexes it when the database is
+  // next written.
+  void defer_index(bool on);
+  // Pages stored and not yet indexed (rows in fts_pending).
+  int64_t pending_index() const;
+  // Indexes every pending page in one transaction, `step` pages per
+  // statement in url id order, calling `between` after each statement
+  // (which must not use the store); returns how many.
+  Result<int64_t> index_pending(int64_t step = INT64_MAX, const std::function<void()>& between = {});
+
   // Every URL still queued, in id order (tests and tools; a crawl reads windows).
   Result<std::vector<QueuedUrl>> queued_urls();
   // How many URLs each origin has queued (to resume a crawl without loading them).

@@ -50,7 +50,18 @@ Result<void> Store::Statements::prepare_all() {
        "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, nullif(?15, 0), "
        "?16, ?17, ?18, ?19, ?20, ?21)"},
       {&doc_set_final, "UPDATE documents SET final_url = ?2 WHERE url_id = ?1"},
-      {&fts_insert, "INSERT INTO pages_fts(rowid, title, text) VALUES(?1, ?2, ?3)"},
+      {&pending_add, "INSERT OR IGNORE INTO fts_pending(url_id) VALUES(?1)"},
+      {&pending_remove, "DELETE FROM fts_pending WHERE url_id = ?1"},
+      // In url id order, so FTS5 never flushes early for a rowid lower than
+      // the one before (see Store::commit).
+      {&pending_index,
+       "INSERT INTO pages_fts(rowid, title, text) SELECT d.url_id, d.title, d.text "
+       "FROM fts_pending p JOIN documents d ON d.url_id = p.url_id WHERE p.url_id > ?1 "
+       "ORDER BY p.url_id LIMIT ?2"},
+      {&pending_last,
+       "SELECT max(url_id) FROM (SELECT url_id FROM fts_pending WHERE url_id > ?1 ORDER BY url_id LIMIT ?2)"},
+      {&pending_clear, "DELETE FROM fts_pending"},
+      {&pending_count, "SELECT count(*) FROM fts_pending"},
       {&fts_delete,
        "INSERT INTO pages_fts(pages_fts, rowid, title, text) VALUES('delete', ?1, ?2, ?3)"},
       {&edge_insert,
@@ -233,9 +244,17 @@ Result<void> Store::Statements::put_document(const PageResult& page, std::string
     int rc = old.step();
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) return from_sqlite(db, "read document");
     if (rc == SQLITE_ROW && old.integer(2) != 0) {
-      Call del(fts_delete.get());
-      del.bind_int(1, page.url_id).bind_column(2, old.get(), 0).bind_column(3, old.get(), 1);
-      if (auto r = run(db, del, "delete search entry"); !r) return r;
+      // Either still pending (no entry yet) or indexed.
+      Call unlist(pending_remove.get());
+      unlist.bind_int(1, page.url_id);
+      if (auto r = run(db, unlist, "unlist pending search entry"); !r) return r;
+      if (sqlite3_changes(db) > 0) {
+        pending--;
+      } else {
+        Call del(fts_delete.get());
+        del.bind_int(1, page.url_id).bind_column(2, old.get(), 0).bind_column(3, old.get(), 1);
+        if (auto r = run(db, del, "delete search entry"); !r) return r;
+      }
     }
   }
   Call put(doc_put.get());
@@ -259,9 +278,45 @@ Result<void> Store::Statements::put_document(const PageResult& page, std::string
   put.bind_text_or_null(21, page.canonical);
   if (auto r = run(db, put, "store document"); !r) return r;
   if (!page.index) return {};
-  Call fts(fts_insert.get());
-  fts.bind_int(1, page.url_id).bind_text_or_null(2, page.title).bind_text_or_null(3, page.text);
-  return run(db, fts, "index document");
+  Call list(pending_add.get());
+  list.bind_int(1, page.url_id);
+  if (auto r = run(db, list, "list document for indexing"); !r) return r;
+  pending += sqlite3_changes(db);
+  return {};
+}
+
+Result<int64_t> Store::Statements::index_pending(int64_t step, const std::function<void()>& between) {
+  if (pending == 0) return int64_t{0};
+  // One transaction, so FTS5 gathers every step's terms into one segment
+  // (the url ids ascend from step to step).
+  int64_t indexed = 0;
+  for (int64_t after = 0;;) {
+    int64_t last = 0;
+    {
+      Call find(pending_last.get());
+      find.bind_int(1, after).bind_int(2, step);
+      if (find.step() != SQLITE_ROW) return from_sqlite(db, "find pending search entries");
+      if (find.is_null(0)) break;
+      last = find.integer(0);
+    }
+    Call index(pending_index.get());
+    index.bind_int(1, after).bind_int(2, step);
+    if (auto r = run(db, index, "index documents"); !r) return r.error();
+    indexed += sqlite3_changes(db);
+    after = last;
+    if (between) between();
+  }
+  Call clear(pending_clear.get());
+  if (auto r = run(db, clear, "clear pending search entries"); !r) return r.error();
+  pending = 0;
+  return indexed;
+}
+
+Result<void> Store::Statements::count_pending() {
+  Call count(pending_count.get());
+  if (count.step() != SQLITE_ROW) return from_sqlite(db, "count pending search entries");
+  pending = count.integer(0);
+  return {};
 }
 
 Result<void> Store::Statements::propagate_final_url(int64_t id, std::string_view final_url) {

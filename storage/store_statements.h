@@ -5,6 +5,7 @@
 #include <sqlite3.h>
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -68,6 +69,10 @@ struct Store::Statements {
   Result<void> finish_url(int64_t id, const char* state, std::string_view reason);
   Result<void> put_document(const PageResult& page, std::string_view final_url,
                             std::string_view error);
+  // Writes the search entries of every document in fts_pending; returns how many.
+  Result<int64_t> index_pending(int64_t step = INT64_MAX, const std::function<void()>& between = {});
+  // Reads `pending` from the table (after opening, or a rolled-back batch).
+  Result<void> count_pending();
   Result<void> propagate_final_url(int64_t id, std::string_view final_url);
   Result<void> apply(const PageResult& page, double now, std::vector<QueuedUrl>& queued);
   Result<void> record_fetch(const FetchRecord& f);
@@ -81,12 +86,15 @@ struct Store::Statements {
   Stmt host_find, host_insert;
   Stmt url_find, url_insert, url_finish, url_promote, url_seed, url_redirected, url_via;
   Stmt doc_old, doc_final, doc_put, doc_set_final;
-  Stmt fts_insert, fts_delete;
+  Stmt fts_delete;
+  Stmt pending_add, pending_remove, pending_index, pending_last, pending_clear, pending_count;
   Stmt edge_insert;
   Stmt meta_set;
   Stmt fetch_insert, robots_insert, sitemap_insert, url_started;
   Stmt run_insert, run_end, host_delay;
   Stmt cookie_put, cookie_delete;
+  int64_t pending = 0;  // rows in fts_pending
+  bool defer_index = false;
   int64_t run_id = 0;  // the run the writes belong to (begin_run); 0 before it: NULL
   std::unordered_map<std::string, int64_t, StringHash, std::equal_to<>> hosts;
 };
@@ -108,8 +116,10 @@ Result<void> Store::Statements::in_transaction(Body&& body) {
     Call call(rollback.get());
     call.step();
   }
-  // Host ids inserted by the rolled-back transaction no longer exist.
+  // Host ids inserted by the rolled-back transaction no longer exist, and
+  // pages it listed for indexing are not listed.
   hosts.clear();
+  if (!count_pending()) pending = 0;
   return result;
 }
 

@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <csignal>
+#include <filesystem>
 #include <map>
 #include <set>
 #include <thread>
@@ -76,6 +77,10 @@ TEST_CASE("after SIGKILL the same command resumes and the result equals an unint
     REQUIRE(crawl.wait(10) == 128 + SIGKILL);
   }
   CHECK(scalar(db, "PRAGMA integrity_check") == "ok");
+  // The writer indexes in bulk (every 2,000 pages or 10 s): what the killed
+  // run stored is still listed for indexing, and nothing listed was lost.
+  CHECK(scalar(db, "SELECT count(*) FROM fts_pending") ==
+        scalar(db, "SELECT count(*) FROM documents WHERE indexed = 1"));
   std::size_t before_restart = server.requests().size();
   CHECK(before_restart < static_cast<std::size_t>(kPages));
   std::set<std::string> stored_before_restart = stored_paths(db);
@@ -88,6 +93,9 @@ TEST_CASE("after SIGKILL the same command resumes and the result equals an unint
         std::vector<std::vector<std::string>>{{"NULL"}, {"finished"}});
   CHECK(scalar(db, "SELECT COUNT(*) FROM frontier WHERE state = 'queued'") == "0");
   CHECK(scalar(db, "PRAGMA integrity_check") == "ok");
+  // Every page is searchable, those the killed run stored included.
+  CHECK(scalar(db, "SELECT count(*) FROM fts_pending") == "0");
+  CHECK(scalar(db, "SELECT count(*) FROM pages_fts WHERE pages_fts MATCH 'page'") == std::to_string(kPages));
 
   // A page asked for twice must have been in flight when the crawler died:
   // its first request started shortly before the kill.
@@ -108,6 +116,39 @@ TEST_CASE("after SIGKILL the same command resumes and the result equals an unint
     INFO(path);
     CHECK(starts[path].size() == 1);
   }
+}
+
+TEST_CASE("a page stored during a crawl is found by search within the indexing bound", "[durability]") {
+  // One host at 0.2 s a page: 150 pages take 30 s, far longer than the bound.
+  TestServer server;
+  for (int i = 0; i < 150; i++) {
+    server.on("/q" + std::to_string(i), [i](const Request&, Response& r) {
+      r.html("<title>entry" + std::to_string(i) + "</title><a href='/q" + std::to_string(i + 1) + "'>next</a>");
+    });
+  }
+  TempDir dir;
+  std::string db = dir.file("live.db");
+  Background crawl({"crawl", "--db", db, "--delay", "0.2", "--no-robots", "--quiet", server.url("/q0")},
+                   dir.file("log.txt"));
+  auto deadline = Clock::now() + 30s;
+  while (Clock::now() < deadline &&
+         (!std::filesystem::exists(db) || scalar(db, "SELECT count(*) FROM pages WHERE url LIKE '%/q0'") == "0")) {
+    std::this_thread::sleep_for(20ms);
+  }
+  auto stored_at = Clock::now();
+  bool found = false;
+  while (!found && Clock::now() - stored_at < 25s) {
+    auto r = run_webcrawl({"search", "--db", db, "entry0"});
+    found = r.status == 0 && r.out.find("/q0") != std::string::npos;
+    if (!found) std::this_thread::sleep_for(200ms);
+  }
+  double waited = std::chrono::duration<double>(Clock::now() - stored_at).count();
+  INFO("found after " << waited << " s");
+  CHECK(found);
+  CHECK(waited < 15);  // StoreWriter::kIndexLag (10 s) and a pass, with slack for a loaded machine
+  CHECK(crawl.wait(0) == -1);  // found while the crawl still ran
+  crawl.signal(SIGINT);
+  CHECK(crawl.wait(10) == 130);
 }
 
 TEST_CASE("SIGINT stops the crawl quickly and cleanly with status 130, and it resumes", "[durability]") {

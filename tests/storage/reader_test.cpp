@@ -60,6 +60,17 @@ TEST_CASE("pages committed with index=false are not searchable", "[storage]") {
   CHECK(hits->empty());
 }
 
+// The index is sound and, with `against_content` (every document indexed),
+// agrees with its documents.
+void check_index_integrity(const std::string& path, bool against_content = true) {
+  sqlite3* raw = nullptr;
+  REQUIRE(sqlite3_open(path.c_str(), &raw) == SQLITE_OK);
+  std::string sql = std::string("INSERT INTO pages_fts(pages_fts, rank) VALUES('integrity-check', ") +
+                    (against_content ? "1)" : "0)");
+  CHECK(sqlite3_exec(raw, sql.c_str(), nullptr, nullptr, nullptr) == SQLITE_OK);
+  sqlite3_close(raw);
+}
+
 TEST_CASE("a recommitted page replaces its search entry", "[storage]") {
   TempDir dir;
   auto store = open_store(dir.file("c.db").string());
@@ -69,12 +80,74 @@ TEST_CASE("a recommitted page replaces its search entry", "[storage]") {
   CHECK(reader(*store)->search("apples")->empty());
   CHECK(reader(*store)->search("oranges")->size() == 1);
   CHECK(scalar(*store, "SELECT count(*) FROM pages_fts WHERE pages_fts MATCH 'old OR new'") == "1");
-  // The external-content index agrees with its documents.
-  sqlite3* raw = nullptr;
-  REQUIRE(sqlite3_open(store->path().c_str(), &raw) == SQLITE_OK);
-  CHECK(sqlite3_exec(raw, "INSERT INTO pages_fts(pages_fts, rank) VALUES('integrity-check', 1)", nullptr, nullptr,
-                     nullptr) == SQLITE_OK);
-  sqlite3_close(raw);
+  check_index_integrity(store->path());
+}
+
+TEST_CASE("with deferred indexing a stored page is searchable once its pending entry is written",
+          "[storage]") {
+  TempDir dir;
+  auto store = open_store(dir.file("c.db").string());
+  store->defer_index(true);
+  int64_t a = seed(*store, "http://a.test/a");
+  int64_t b = seed(*store, "http://a.test/b");
+  commit(*store, {page(a, "http://a.test/a", "Gardening", "tomatoes"), page(b, "http://a.test/b", "Cooking", "soup")});
+  CHECK(store->pending_index() == 2);
+  CHECK(scalar(*store, "SELECT count(*) FROM pages") == "2");
+  CHECK(reader(*store)->search("tomatoes")->empty());
+
+  auto indexed = store->index_pending();
+  REQUIRE(indexed);
+  CHECK(*indexed == 2);
+  CHECK(store->pending_index() == 0);
+  CHECK(scalar(*store, "SELECT count(*) FROM fts_pending") == "0");
+  CHECK(reader(*store)->search("tomatoes")->size() == 1);
+  CHECK(reader(*store)->search("soup")->size() == 1);
+  check_index_integrity(store->path());
+}
+
+TEST_CASE("a pending page replaced before it was indexed gets one entry, or none", "[storage]") {
+  TempDir dir;
+  auto store = open_store(dir.file("c.db").string());
+  store->defer_index(true);
+  int64_t a = seed(*store, "http://a.test/a");
+  int64_t b = seed(*store, "http://a.test/b");
+  commit(*store, {page(a, "http://a.test/a", "Old", "apples"), page(b, "http://a.test/b", "Old", "pears")});
+  PageResult hidden = page(b, "http://a.test/b", "New", "plums");
+  hidden.index = false;
+  commit(*store, {page(a, "http://a.test/a", "New", "oranges"), hidden});
+  CHECK(store->pending_index() == 1);
+  REQUIRE(store->index_pending());
+  CHECK(reader(*store)->search("apples")->empty());
+  CHECK(reader(*store)->search("oranges")->size() == 1);
+  CHECK(reader(*store)->search("pears OR plums")->empty());
+  // And an indexed page replaced while deferring loses its old entry.
+  commit(*store, {page(a, "http://a.test/a", "Newer", "lemons")});
+  REQUIRE(store->index_pending());
+  CHECK(reader(*store)->search("oranges")->empty());
+  CHECK(reader(*store)->search("lemons")->size() == 1);
+  check_index_integrity(store->path(), false);  // /b is stored unindexed
+}
+
+TEST_CASE("pages left pending by a store that closed without indexing are pending when it reopens",
+          "[storage]") {
+  TempDir dir;
+  std::string path = dir.file("c.db").string();
+  {
+    auto store = open_store(path);
+    store->defer_index(true);
+    int64_t a = seed(*store, "http://a.test/a");
+    commit(*store, {page(a, "http://a.test/a", "Gardening", "tomatoes")});
+  }  // as a kill leaves it: the row and its listing committed, no entry
+  auto store = open_store(path);
+  CHECK(store->pending_index() == 1);
+  CHECK(reader(*store)->search("tomatoes")->empty());
+  // Without deferral the next commit indexes what is pending too.
+  int64_t b = seed(*store, "http://a.test/b");
+  commit(*store, {page(b, "http://a.test/b", "Cooking", "soup")});
+  CHECK(store->pending_index() == 0);
+  CHECK(reader(*store)->search("tomatoes")->size() == 1);
+  CHECK(reader(*store)->search("soup")->size() == 1);
+  check_index_integrity(path);
 }
 
 TEST_CASE("search accepts plain words that are not FTS5 syntax", "[storage]") {
