@@ -130,11 +130,17 @@ TEST_CASE("a page stored during a crawl is found by search within the indexing b
   std::string db = dir.file("live.db");
   Background crawl({"crawl", "--db", db, "--delay", "0.2", "--no-robots", "--quiet", server.url("/q0")},
                    dir.file("log.txt"));
+  // The file exists before its schema does: until then reading it fails.
+  auto stored = [&] {
+    try {
+      return std::filesystem::exists(db) && scalar(db, "SELECT count(*) FROM pages WHERE url LIKE '%/q0'") != "0";
+    } catch (const std::exception&) {
+      return false;
+    }
+  };
   auto deadline = Clock::now() + 30s;
-  while (Clock::now() < deadline &&
-         (!std::filesystem::exists(db) || scalar(db, "SELECT count(*) FROM pages WHERE url LIKE '%/q0'") == "0")) {
-    std::this_thread::sleep_for(20ms);
-  }
+  while (Clock::now() < deadline && !stored()) std::this_thread::sleep_for(20ms);
+  REQUIRE(stored());
   auto stored_at = Clock::now();
   bool found = false;
   while (!found && Clock::now() - stored_at < 25s) {

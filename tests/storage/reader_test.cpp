@@ -83,21 +83,33 @@ TEST_CASE("a recommitted page replaces its search entry", "[storage]") {
   check_index_integrity(store->path());
 }
 
+// A store that defers indexing, with two seeded URLs.
+struct Deferred {
+  TempDir dir;
+  std::unique_ptr<Store> store = open_store(dir.file("c.db").string());
+  int64_t a = 0, b = 0;
+  Deferred() {
+    store->defer_index(true);
+    a = seed(*store, "http://a.test/a");
+    b = seed(*store, "http://a.test/b");
+  }
+};
+
 TEST_CASE("with deferred indexing a stored page is searchable once its pending entry is written",
           "[storage]") {
-  TempDir dir;
-  auto store = open_store(dir.file("c.db").string());
-  store->defer_index(true);
-  int64_t a = seed(*store, "http://a.test/a");
-  int64_t b = seed(*store, "http://a.test/b");
-  commit(*store, {page(a, "http://a.test/a", "Gardening", "tomatoes"), page(b, "http://a.test/b", "Cooking", "soup")});
+  Deferred d;
+  auto& store = d.store;
+  commit(*store, {page(d.a, "http://a.test/a", "Gardening", "tomatoes"), page(d.b, "http://a.test/b", "Cooking", "soup")});
   CHECK(store->pending_index() == 2);
   CHECK(scalar(*store, "SELECT count(*) FROM pages") == "2");
   CHECK(reader(*store)->search("tomatoes")->empty());
 
-  auto indexed = store->index_pending();
+  // One page per step: the callback runs between the steps, all in one pass.
+  int steps = 0;
+  auto indexed = store->index_pending(1, [&] { steps++; });
   REQUIRE(indexed);
   CHECK(*indexed == 2);
+  CHECK(steps == 2);
   CHECK(store->pending_index() == 0);
   CHECK(scalar(*store, "SELECT count(*) FROM fts_pending") == "0");
   CHECK(reader(*store)->search("tomatoes")->size() == 1);
@@ -106,11 +118,9 @@ TEST_CASE("with deferred indexing a stored page is searchable once its pending e
 }
 
 TEST_CASE("a pending page replaced before it was indexed gets one entry, or none", "[storage]") {
-  TempDir dir;
-  auto store = open_store(dir.file("c.db").string());
-  store->defer_index(true);
-  int64_t a = seed(*store, "http://a.test/a");
-  int64_t b = seed(*store, "http://a.test/b");
+  Deferred d;
+  auto& store = d.store;
+  const int64_t a = d.a, b = d.b;
   commit(*store, {page(a, "http://a.test/a", "Old", "apples"), page(b, "http://a.test/b", "Old", "pears")});
   PageResult hidden = page(b, "http://a.test/b", "New", "plums");
   hidden.index = false;
