@@ -381,7 +381,8 @@ Result<CrawlSummary> Crawl::run() {
             "forge what this crawl stores\n";
   }
 
-  writer_ = std::make_unique<StoreWriter>(std::move(store_), [this](WriterReply reply) { deliver(std::move(reply)); });
+  writer_ = std::make_unique<StoreWriter>(std::move(store_), [this](WriterReply reply) { deliver(std::move(reply)); },
+                                         options_.bulk_index);
   int threads = options_.parse_threads > 0 ? options_.parse_threads
                                            : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   parsers_ = std::make_unique<BudgetPool<ParseJob>>(threads, kParseBudget, kSmallParse, [this](ParseJob&& job) {

@@ -186,6 +186,10 @@ std::vector<OptionSpec> make_table() {
                      64 * 1024, static_cast<double>(int64_t{1} << 40), &CrawlOptions::warc_max_size));
   t.push_back(flag("cookies", "keep cookies the sites set (RFC 6265), in the database, across runs",
                    &CrawlOptions::cookies));
+  t.push_back(flag("bulk-index",
+                   "write search entries 500 pages at a time instead of with each commit: less CPU per page, "
+                   "search up to 30 s behind",
+                   &CrawlOptions::bulk_index));
   t.push_back(text("metrics", "HOST:PORT",
                    "serve Prometheus metrics on http://HOST:PORT/metrics while the crawl runs (e.g. 127.0.0.1:9100)",
                    &CrawlOptions::metrics));

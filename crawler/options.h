@@ -75,6 +75,7 @@ struct CrawlOptions {
   // NO_PROXY naming the hosts reached directly.
   std::string http_proxy, https_proxy, no_proxy;
   bool cookies = false;                 // keep an RFC 6265 cookie jar for the crawl
+  bool bulk_index = false;              // StoreWriter indexes pending pages in bulk
   std::string warc_dir;                 // --warc DIR: archive every exchange there; "": none
   uint64_t warc_max_size = uint64_t{1} << 30;  // a WARC file past this starts the next
   std::string metrics;                  // --metrics HOST:PORT: Prometheus text on /metrics; "": none

@@ -2,9 +2,10 @@
 
 namespace webcrawl::crawler {
 
-StoreWriter::StoreWriter(std::unique_ptr<storage::Store> store, std::function<void(WriterReply)> reply)
+StoreWriter::StoreWriter(std::unique_ptr<storage::Store> store, std::function<void(WriterReply)> reply,
+                         bool bulk_index)
     : store_(std::move(store)), reply_(std::move(reply)) {
-  store_->defer_index(true);
+  store_->defer_index(bulk_index);
   // Pages a killed run left pending are due at once.
   pending_since_ = std::chrono::steady_clock::now() - kIndexLag;
   thread_ = std::thread([this] {

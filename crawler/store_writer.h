@@ -106,7 +106,11 @@ class StoreWriter {
   static constexpr std::chrono::seconds kIndexLag{10};
   static constexpr std::chrono::milliseconds kIndexCheck{1000};
 
-  StoreWriter(std::unique_ptr<storage::Store> store, std::function<void(WriterReply)> reply);
+  // With `bulk_index`, search entries are written in passes (see kIndexBatch);
+  // without, each commit indexes its own pages, and pages an earlier bulk
+  // run left pending go with the first commit.
+  StoreWriter(std::unique_ptr<storage::Store> store, std::function<void(WriterReply)> reply,
+              bool bulk_index = false);
   ~StoreWriter();
   // Any thread.
   void submit(WriterItem item) { queue_.push(std::move(item)); }

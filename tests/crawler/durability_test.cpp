@@ -68,6 +68,7 @@ TEST_CASE("after SIGKILL the same command resumes and the result equals an unint
   serve_site(server);
   std::string db = dir.file("killed.db");
   auto args = crawl_args(db, server.url("/p0"));
+  args.push_back("--bulk-index");
   Clock::time_point killed_at;
   {
     Background crawl(args, dir.file("log.txt"));
@@ -77,7 +78,7 @@ TEST_CASE("after SIGKILL the same command resumes and the result equals an unint
     REQUIRE(crawl.wait(10) == 128 + SIGKILL);
   }
   CHECK(scalar(db, "PRAGMA integrity_check") == "ok");
-  // The writer indexes in bulk (every 2,000 pages or 10 s): what the killed
+  // The writer indexes in bulk (every 500 pages or 10 s): what the killed
   // run stored is still listed for indexing, and nothing listed was lost.
   CHECK(scalar(db, "SELECT count(*) FROM fts_pending") ==
         scalar(db, "SELECT count(*) FROM documents WHERE indexed = 1"));
@@ -118,7 +119,7 @@ TEST_CASE("after SIGKILL the same command resumes and the result equals an unint
   }
 }
 
-TEST_CASE("a page stored during a crawl is found by search within the indexing bound", "[durability]") {
+TEST_CASE("with --bulk-index a page stored during a crawl is found by search within the bound", "[durability]") {
   // One host at 0.2 s a page: 150 pages take 30 s, far longer than the bound.
   TestServer server;
   for (int i = 0; i < 150; i++) {
@@ -128,7 +129,7 @@ TEST_CASE("a page stored during a crawl is found by search within the indexing b
   }
   TempDir dir;
   std::string db = dir.file("live.db");
-  Background crawl({"crawl", "--db", db, "--delay", "0.2", "--no-robots", "--quiet", server.url("/q0")},
+  Background crawl({"crawl", "--db", db, "--delay", "0.2", "--no-robots", "--quiet", "--bulk-index", server.url("/q0")},
                    dir.file("log.txt"));
   // The file exists before its schema does: until then reading it fails.
   auto stored = [&] {

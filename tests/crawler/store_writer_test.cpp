@@ -101,7 +101,7 @@ TEST_CASE("the writer indexes its pages apart from their commits, all of them be
   auto seeds = (*store)->add_seeds(urls);
   REQUIRE(seeds);
   Replies replies;
-  StoreWriter writer(std::move(*store), [&](WriterReply reply) { replies.push(std::move(reply)); });
+  StoreWriter writer(std::move(*store), [&](WriterReply reply) { replies.push(std::move(reply)); }, true);
   for (const auto& url : *seeds) writer.submit(page_item(url, 1));
   auto returned = writer.stop();
   REQUIRE(returned);
@@ -127,7 +127,7 @@ TEST_CASE("pages a killed run left unindexed become searchable with no new work"
   auto store = storage::Store::open(db);
   REQUIRE(store);
   Replies replies;
-  StoreWriter writer(std::move(*store), [&](WriterReply reply) { replies.push(std::move(reply)); });
+  StoreWriter writer(std::move(*store), [&](WriterReply reply) { replies.push(std::move(reply)); }, true);
   // Nothing is submitted: the writer's idle check finds the page due.
   auto deadline = std::chrono::steady_clock::now() + StoreWriter::kIndexCheck * 10;
   while (hits(db, "hello") == 0 && std::chrono::steady_clock::now() < deadline) {
