@@ -107,6 +107,8 @@ Result<std::vector<QueuedUrl>> Store::commit(const Batch& batch) {
     for (const CookieRecord& c : batch.cookies) {
       if (auto one = stmts_->record_cookie(c); !one) return one;
     }
+    // Without deferral pages are indexed as they are applied; pages an
+    // earlier deferring run left pending go with this commit.
     if (!stmts_->defer_index) {
       if (auto indexed = stmts_->index_pending(); !indexed) return indexed.error();
     }

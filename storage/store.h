@@ -216,9 +216,10 @@ class Store {
   // FTS5 writes the terms it holds as a new index segment each time a
   // transaction ends (or its pending terms pass 'hashsize'), and its merges
   // rewrite every segment again, so many small commits index for more than
-  // a few large ones. By default commit() indexes its pages in its own
-  // transaction. With defer_index(true) it stores a page's row and lists it
-  // in fts_pending in that transaction, and index_pending() writes the
+  // a few large ones. By default commit() indexes its pages as it applies
+  // them (and any an earlier deferring run left pending). With
+  // defer_index(true) it stores a page's row and lists it in fts_pending in
+  // that transaction, and index_pending() writes the
   // entries of every listed page in one transaction of its own: the writer
   // calls it when enough have gathered, or the oldest has waited long
   // enough, and before it stops. A listed page is not yet found by search;

@@ -50,6 +50,7 @@ Result<void> Store::Statements::prepare_all() {
        "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, nullif(?15, 0), "
        "?16, ?17, ?18, ?19, ?20, ?21)"},
       {&doc_set_final, "UPDATE documents SET final_url = ?2 WHERE url_id = ?1"},
+      {&fts_insert, "INSERT INTO pages_fts(rowid, title, text) VALUES(?1, ?2, ?3)"},
       {&pending_add, "INSERT OR IGNORE INTO fts_pending(url_id) VALUES(?1)"},
       {&pending_remove, "DELETE FROM fts_pending WHERE url_id = ?1"},
       // In url id order, so FTS5 never flushes early for a rowid lower than
@@ -245,10 +246,14 @@ Result<void> Store::Statements::put_document(const PageResult& page, std::string
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) return from_sqlite(db, "read document");
     if (rc == SQLITE_ROW && old.integer(2) != 0) {
       // Either still pending (no entry yet) or indexed.
-      Call unlist(pending_remove.get());
-      unlist.bind_int(1, page.url_id);
-      if (auto r = run(db, unlist, "unlist pending search entry"); !r) return r;
-      if (sqlite3_changes(db) > 0) {
+      bool unlisted = false;
+      if (pending > 0) {
+        Call unlist(pending_remove.get());
+        unlist.bind_int(1, page.url_id);
+        if (auto r = run(db, unlist, "unlist pending search entry"); !r) return r;
+        unlisted = sqlite3_changes(db) > 0;
+      }
+      if (unlisted) {
         pending--;
       } else {
         Call del(fts_delete.get());
@@ -278,6 +283,11 @@ Result<void> Store::Statements::put_document(const PageResult& page, std::string
   put.bind_text_or_null(21, page.canonical);
   if (auto r = run(db, put, "store document"); !r) return r;
   if (!page.index) return {};
+  if (!defer_index) {
+    Call fts(fts_insert.get());
+    fts.bind_int(1, page.url_id).bind_text_or_null(2, page.title).bind_text_or_null(3, page.text);
+    return run(db, fts, "index document");
+  }
   Call list(pending_add.get());
   list.bind_int(1, page.url_id);
   if (auto r = run(db, list, "list document for indexing"); !r) return r;

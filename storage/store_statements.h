@@ -86,7 +86,7 @@ struct Store::Statements {
   Stmt host_find, host_insert;
   Stmt url_find, url_insert, url_finish, url_promote, url_seed, url_redirected, url_via;
   Stmt doc_old, doc_final, doc_put, doc_set_final;
-  Stmt fts_delete;
+  Stmt fts_insert, fts_delete;
   Stmt pending_add, pending_remove, pending_index, pending_last, pending_clear, pending_count;
   Stmt edge_insert;
   Stmt meta_set;
